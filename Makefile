@@ -1,0 +1,26 @@
+# Two commands, each bootstrapping .venv on first use (README "Quickstart").
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.reprokit-installed
+# Quiet TF's C++ start-up lines (reference/feasibility.md §4); real errors still print.
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: demo test bench clean-venv
+
+$(STAMP): setup.py
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/repro demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest tests
+
+bench: $(STAMP)
+	$(BIN)/python -m reprokit.bench pipeline
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,112 @@
+"""The ``repro`` command: list, run and demo the registered reproductions.
+
+Packages register a :class:`Reproduction` under the ``reprokit.reproductions`` entry-point group
+in ``setup.py``; this module never imports them by name (DESIGN.md, dependency direction).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import time
+from importlib import metadata
+from typing import Callable
+
+GROUP = "reprokit.reproductions"
+
+
+@dataclasses.dataclass(frozen=True)
+class Reproduction:
+    """One reproducible table.
+
+    Attributes:
+        name: command name, e.g. ``"hourglass.table1"``.
+        title: one line, e.g. ``"CV701 Table 1: hourglass block variants on MPII"``.
+        paper: the source (paper and table).
+        run: ``run(scale, data_dir, out_root) -> results directory``; ``data_dir=None`` means
+            the synthetic dataset written in the real format.
+    """
+
+    name: str
+    title: str
+    paper: str
+    run: Callable[[str, str | None, str], str]
+
+
+def discover() -> list[Reproduction]:
+    """All registered reproductions, sorted by name."""
+    found = []
+    for ep in metadata.entry_points(group=GROUP):
+        obj = ep.load()
+        if not isinstance(obj, Reproduction):
+            raise TypeError(f"entry point {ep.name!r} ({ep.value}) is a {type(obj).__name__}, "
+                            "not a reprokit.cli.Reproduction")
+        found.append(obj)
+    return sorted(found, key=lambda r: r.name)
+
+
+_NONE_YET = ("No reproductions are registered yet: the hourglass, handpose and segmentation "
+             "packages add theirs (CV701 Table 1, Sibgrapi Table IV, thesis Tables 1-6) as they land.")
+
+
+def _cmd_list(args) -> int:
+    repros = discover()
+    if not repros:
+        print(_NONE_YET)
+        return 0
+    width = max(len(r.name) for r in repros)
+    for r in repros:
+        print(f"{r.name:<{width}}  {r.title}  [{r.paper}]")
+    return 0
+
+
+def _find(name: str) -> Reproduction:
+    repros = {r.name: r for r in discover()}
+    if name not in repros:
+        valid = ", ".join(sorted(repros)) or "none registered yet"
+        raise SystemExit(f"repro: unknown reproduction {name!r}; valid: {valid}")
+    return repros[name]
+
+
+def _cmd_run(args) -> int:
+    repro = _find(args.name)
+    out = repro.run(args.scale, args.data_dir, args.out)
+    print(f"{repro.name}: results in {out}")
+    return 0
+
+
+def _cmd_demo(args) -> int:
+    repros = discover()
+    if not repros:
+        print(_NONE_YET + " `repro demo` has nothing to run.")
+        return 0
+    print(f"repro demo: {len(repros)} smoke-scale reproduction(s) on synthetic data")
+    for r in repros:
+        start = time.perf_counter()
+        print(f"== {r.name}: {r.title}", flush=True)
+        out = r.run("smoke", None, args.out)
+        print(f"== {r.name}: done in {time.perf_counter() - start:.0f} s, results in {out}", flush=True)
+    return 0
+
+
+def main(argv=None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # reference/feasibility.md §4
+    parser = argparse.ArgumentParser(prog="repro", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list the reproducible tables").set_defaults(fn=_cmd_list)
+    run = sub.add_parser("run", help="run one reproduction")
+    run.add_argument("name")
+    run.add_argument("--scale", choices=("smoke", "paper"), default="smoke")
+    run.add_argument("--data-dir", default=None, help="real dataset root (default: synthetic)")
+    run.add_argument("--out", default="runs", help="parent of the run directories")
+    run.set_defaults(fn=_cmd_run)
+    demo = sub.add_parser("demo", help="run every reproduction at smoke scale on synthetic data")
+    demo.add_argument("--out", default="runs")
+    demo.set_defaults(fn=_cmd_demo)
+    args = parser.parse_args(argv)
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,255 @@
+"""Keypoint metrics with exact, named semantics: PCK, PCKh (five variants), EPE, AUC, OKS.
+
+All functions are pure numpy. Shapes: ``N`` instances, ``K`` keypoints, coordinates ``(x, y)``.
+``mask`` is 1 for keypoints that count (annotated); 0 entries are excluded everywhere.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+# MPII joint order (princeton-vl data/MPII/ref.py; reference/hourglass.md §1.5).
+MPII_JOINTS = ("r_ankle", "r_knee", "r_hip", "l_hip", "l_knee", "l_ankle", "pelvis", "thorax",
+               "upper_neck", "head_top", "r_wrist", "r_elbow", "r_shoulder", "l_shoulder",
+               "l_elbow", "l_wrist")
+#: The CV701 / bearpaw table layout: group -> MPII joint indices (Head is per variant).
+MPII_GROUPS = {"Shoulder": (12, 13), "Elbow": (11, 14), "Wrist": (10, 15), "Hip": (2, 3),
+               "Knee": (1, 4), "Ankle": (0, 5)}
+
+
+def keypoint_distances(pred, gt, mask) -> np.ndarray:
+    """Euclidean distances ``(N, K)``; ``nan`` where ``mask`` is 0.
+
+    Args:
+        pred, gt: ``(N, K, 2)`` (or ``(N, K, 3)``) coordinates in the same units.
+        mask: ``(N, K)``, nonzero = evaluated.
+    """
+    pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
+    if pred.shape != gt.shape:
+        raise ValueError(f"pred and gt shapes differ: {pred.shape} vs {gt.shape}")
+    d = np.linalg.norm(pred - gt, axis=-1)
+    # A NaN prediction is a miss, never a hit (official MATLAB: NaN preds -> inf).
+    d = np.where(np.isnan(d), np.inf, d)
+    return np.where(np.asarray(mask) > 0, d, np.nan)
+
+
+def pck(pred, gt, mask, normalizer, threshold: float, inclusive: bool = True):
+    """Percentage of correct keypoints.
+
+    ``correct = ||pred - gt|| / normalizer <= threshold`` (``<`` if not ``inclusive``).
+
+    Args:
+        pred, gt: ``(N, K, 2)``.
+        mask: ``(N, K)``.
+        normalizer: scalar or ``(N,)`` per-instance normaliser (head size, bbox size, ...).
+        threshold: normalised distance threshold.
+        inclusive: use ``<=`` (official MPII, hand3d) or ``<`` (bearpaw, mmpose).
+
+    Returns:
+        ``(per_keypoint (K,), pooled)``: fraction correct per keypoint over its valid
+        instances (``nan`` for keypoints with none) and over all valid (instance, keypoint)s.
+    """
+    d = keypoint_distances(pred, gt, mask) / np.reshape(np.asarray(normalizer, np.float64), (-1, 1))
+    valid = ~np.isnan(d)
+    hit = (d <= threshold) if inclusive else (d < threshold)
+    hit &= valid
+    count = valid.sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_kp = np.where(count > 0, hit.sum(0) / np.maximum(count, 1), np.nan)
+    pooled = hit.sum() / valid.sum() if valid.sum() else np.nan
+    return per_kp, float(pooled)
+
+
+@dataclasses.dataclass(frozen=True)
+class PCKhVariant:
+    """How one codebase turns per-joint hits into the MPII table.
+
+    Attributes:
+        name: variant name.
+        inclusive: threshold test ``<=`` (True) or ``<`` (False).
+        head: MPII joints averaged for the "Head" column.
+        mean_joints: joints entering "Mean".
+        mean: ``"pooled"`` (every valid joint instance counts once, i.e. joint-count weighted)
+            or ``"per_joint"`` (unweighted mean of per-joint PCKh values).
+        source: where the definition comes from.
+    """
+
+    name: str
+    inclusive: bool
+    head: tuple[int, ...]
+    mean_joints: tuple[int, ...]
+    mean: str
+    source: str
+
+
+_NO_PELVIS_THORAX = tuple(j for j in range(16) if j not in (6, 7))
+
+#: reference/logocap_metrics_ecosystem.md §3 (table "Python ports and their differences").
+PCKH_VARIANTS = {
+    "official": PCKhVariant("official", True, (8, 9), _NO_PELVIS_THORAX, "pooled",
+                            "MPII evalMPII.zip (MATLAB): <=, Head = mean(neck, head top), pooled"),
+    "bearpaw": PCKhVariant("bearpaw", False, (9,), _NO_PELVIS_THORAX, "per_joint",
+                           "bearpaw/pytorch-pose evaluation/eval_PCKh.py: <, Head = head top, "
+                           "unweighted mean of 14 joints (what CV701 Table 1 reports)"),
+    "anibali": PCKhVariant("anibali", False, (9,), _NO_PELVIS_THORAX, "per_joint",
+                           "anibali/pytorch-stacked-hourglass evaluate_mpii_validation_accuracy "
+                           "(= bearpaw)"),
+    "princeton": PCKhVariant("princeton", False, (9,), tuple(range(16)), "pooled",
+                             "princeton-vl/pytorch_stacked_hourglass test.py mpii_eval: <, "
+                             "'total' pooled over all 16 joints"),
+    "msra": PCKhVariant("msra", True, (9,), _NO_PELVIS_THORAX, "pooled",
+                        "microsoft/human-pose-estimation.pytorch lib/dataset/mpii.py: <=, "
+                        "Head = head top, joint-count weighted"),
+    "mmpose": PCKhVariant("mmpose", False, (9,), _NO_PELVIS_THORAX, "pooled",
+                          "mmpose MpiiPCKAccuracy: <, Head = head top, joint-count weighted"),
+}
+
+
+def head_size_from_boxes(head_boxes, sc_bias: float = 0.6) -> np.ndarray:
+    """MPII head size: ``sc_bias * ||(x2, y2) - (x1, y1)||`` per head box.
+
+    Args:
+        head_boxes: ``(N, 4)`` as ``(x1, y1, x2, y2)``.
+        sc_bias: 0.6 (MPII ``util_get_head_size``: "0.8 * 0.75"; reference/logocap §3).
+    """
+    b = np.asarray(head_boxes, np.float64)
+    return sc_bias * np.linalg.norm(b[:, 2:4] - b[:, 0:2], axis=1)
+
+
+def pckh(pred, gt, mask, head_size, threshold: float = 0.5, variant: str = "bearpaw") -> dict:
+    """PCKh in the CV701 table layout, for MPII's 16 joints.
+
+    ``correct = ||pred - gt|| / head_size`` compared with ``threshold`` (``<=`` or ``<`` per
+    variant). Per-joint PCKh is over that joint's annotated instances. Shoulder, Elbow, Wrist,
+    Hip, Knee and Ankle are the mean of the left and right per-joint values; Head averages the
+    variant's head joints the same way; Mean is pooled or the unweighted per-joint mean over the
+    variant's joints (see :data:`PCKH_VARIANTS`).
+
+    Args:
+        pred, gt: ``(N, 16, 2)`` in original-image pixels.
+        mask: ``(N, 16)``, 1 = annotated.
+        head_size: ``(N,)`` normaliser (``head_size_from_boxes`` or princeton's ``normalize``).
+        threshold: normalised threshold. Defaults to 0.5 (PCKh@0.5).
+        variant: a key of :data:`PCKH_VARIANTS`.
+
+    Returns:
+        dict with ``Head, Shoulder, Elbow, Wrist, Hip, Knee, Ankle, Mean`` in percent,
+        ``per_joint`` (16,) in percent, ``variant`` and ``threshold``.
+    """
+    if variant not in PCKH_VARIANTS:
+        raise ValueError(f"unknown PCKh variant {variant!r}; valid: {sorted(PCKH_VARIANTS)}")
+    v = PCKH_VARIANTS[variant]
+    pred, gt = np.asarray(pred), np.asarray(gt)
+    if pred.shape[1:] != (16, 2):
+        raise ValueError(f"pckh expects MPII's 16 joints as (N, 16, 2), got {pred.shape}")
+    per_joint, _ = pck(pred, gt, mask, head_size, threshold, v.inclusive)
+    d = keypoint_distances(pred, gt, mask) / np.reshape(np.asarray(head_size, np.float64), (-1, 1))
+    sub = d[:, list(v.mean_joints)]
+    valid = ~np.isnan(sub)
+    hit = ((sub <= threshold) if v.inclusive else (sub < threshold)) & valid
+    if v.mean == "pooled":
+        mean = hit.sum() / valid.sum() if valid.sum() else np.nan
+    else:
+        mean = np.nanmean(per_joint[list(v.mean_joints)])
+    result = {"Head": float(np.nanmean(per_joint[list(v.head)])) * 100}
+    for group, joints in MPII_GROUPS.items():
+        result[group] = float(np.nanmean(per_joint[list(joints)])) * 100
+    result["Mean"] = float(mean) * 100
+    result["per_joint"] = per_joint * 100
+    result["variant"] = variant
+    result["threshold"] = threshold
+    return result
+
+
+def pckh_curve(pred, gt, mask, head_size, thresholds=None, variant: str = "bearpaw"):
+    """Mean PCKh as a function of the threshold (default ``0, 0.01, ..., 0.5``, as MPII).
+
+    Returns:
+        ``(thresholds, mean_pckh_percent)`` arrays.
+    """
+    thresholds = np.linspace(0, 0.5, 51) if thresholds is None else np.asarray(thresholds)
+    values = [pckh(pred, gt, mask, head_size, t, variant)["Mean"] for t in thresholds]
+    return thresholds, np.asarray(values)
+
+
+def epe_auc(pred, gt, mask, semantics: str = "hand3d", max_threshold: float = 30.0,
+            num_thresholds: int = 20) -> dict:
+    """End-point error and the area under the PCK curve, in hand3d or mmpose semantics.
+
+    ``hand3d`` (lmb-freiburg/hand3d ``utils/general.py: EvalUtil.get_measures(0, 30, 20)``;
+    reference/handpose.md §5): distances of visible keypoints are collected per keypoint;
+    ``mean`` = mean over keypoints of the per-keypoint mean, ``median`` = mean over keypoints of
+    the per-keypoint median; thresholds ``linspace(0, max, num)``; per-keypoint
+    ``PCK(t) = mean(d <= t)``; ``AUC = trapz(PCK, t) / trapz(1, t)`` per keypoint, then the mean
+    over keypoints. Keypoints without any visible sample are skipped.
+
+    ``mmpose`` (``mmpose/evaluation/functional/keypoint_eval.py``: ``keypoint_epe``,
+    ``keypoint_auc(norm_factor=max, num_thrs=num)``): ``mean`` = pooled mean of all visible
+    distances, ``median`` = pooled median (mmpose has none; ours, same pooling);
+    thresholds ``i / num * max`` for ``i = 0 .. num - 1``; per-keypoint
+    ``PCK(t) = mean(d < t)`` (strict), averaged over keypoints with samples;
+    ``AUC = sum(PCK) / num`` (left rectangle rule).
+
+    Args:
+        pred, gt: ``(N, K, 2)`` pixels.
+        mask: ``(N, K)`` visibility.
+        semantics: ``"hand3d"`` or ``"mmpose"``.
+        max_threshold: pixels. Defaults to 30 (both references).
+        num_thresholds: Defaults to 20 (both references).
+
+    Returns:
+        dict with ``mean``, ``median``, ``auc``, ``thresholds`` and ``pck_curve`` (mean over
+        keypoints, fraction), and ``semantics``.
+    """
+    if semantics not in ("hand3d", "mmpose"):
+        raise ValueError(f"semantics must be 'hand3d' or 'mmpose', got {semantics!r}")
+    d = keypoint_distances(pred, gt, mask)
+    valid = ~np.isnan(d)
+    kps = [j for j in range(d.shape[1]) if valid[:, j].any()]
+    if not kps:
+        raise ValueError("no visible keypoints: EPE and AUC are undefined")
+    cols = [d[valid[:, j], j] for j in kps]
+    if semantics == "hand3d":
+        t = np.linspace(0.0, max_threshold, num_thresholds)
+        curves = np.array([[np.mean(c <= x) for x in t] for c in cols])
+        aucs = np.trapezoid(curves, t, axis=1) / np.trapezoid(np.ones_like(t), t)
+        return {"mean": float(np.mean([c.mean() for c in cols])),
+                "median": float(np.mean([np.median(c) for c in cols])),
+                "auc": float(aucs.mean()), "thresholds": t, "pck_curve": curves.mean(0),
+                "semantics": semantics}
+    t = np.arange(num_thresholds) / num_thresholds * max_threshold
+    curves = np.array([[np.mean(c < x) for x in t] for c in cols])
+    pooled = np.concatenate(cols)
+    return {"mean": float(pooled.mean()), "median": float(np.median(pooled)),
+            "auc": float(curves.mean(0).sum() / num_thresholds), "thresholds": t,
+            "pck_curve": curves.mean(0), "semantics": semantics}
+
+
+#: COCO keypoint sigmas (pycocotools ``COCOeval.Params.kpt_oks_sigmas``).
+COCO_SIGMAS = np.array([.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07,
+                        .87, .87, .89, .89]) / 10.0
+
+
+def oks(pred, gt, visible, area, sigmas=COCO_SIGMAS) -> np.ndarray:
+    """Object keypoint similarity, as pycocotools ``COCOeval.computeOks``.
+
+    ``OKS = mean over keypoints with v > 0 of exp(-d^2 / (2 * (area + eps) * (2 sigma)^2))``,
+    ``eps = np.spacing(1)``.
+
+    Args:
+        pred, gt: ``(N, K, 2)``.
+        visible: ``(N, K)`` COCO ``v`` flags (> 0 counts).
+        area: ``(N,)`` ground-truth areas.
+        sigmas: ``(K,)`` per-keypoint sigmas.
+
+    Returns:
+        ``(N,)`` OKS; ``nan`` for instances without labelled keypoints.
+    """
+    pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
+    var = (2.0 * np.asarray(sigmas, np.float64)) ** 2
+    d2 = ((pred - gt) ** 2).sum(-1)
+    e = d2 / var[None] / (np.asarray(area, np.float64)[:, None] + np.spacing(1)) / 2.0
+    v = np.asarray(visible) > 0
+    with np.errstate(invalid="ignore"):
+        return np.where(v.any(1), (np.exp(-e) * v).sum(1) / v.sum(1), np.nan)

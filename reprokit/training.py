@@ -1,0 +1,237 @@
+"""Training runs: run directories, seeds, strategies, precision, and one ``fit`` for everything.
+
+A run directory (DESIGN.md, "Runs, data and scales") is ``runs/<time>-<name>/`` with
+``config.json``, ``versions.json``, ``run.log``, ``metrics.jsonl``, ``history.csv``,
+``tensorboard/``, ``checkpoints/`` (``backup/`` while running, ``best.weights.h5``,
+``final.weights.h5``) and the results written by the reproduction.
+
+Resuming: rerunning the same command finds the newest unfinished run directory with the same
+name and identical ``config.json`` and continues it from its last backup.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import glob
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+from typing import Callable, Sequence
+
+import keras
+import tensorflow as tf
+
+from reprokit import __version__
+from reprokit.callbacks import BestCheckpoint, MetricLogger, PeriodicValidation
+
+logger = logging.getLogger("reprokit")
+
+STRATEGIES = ("default", "mirrored", "multi_worker")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+def git_hash(path: str = ".") -> str | None:
+    """The commit of the checkout at ``path`` (``+dirty`` when modified), or None."""
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True,
+                             text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=path, capture_output=True,
+                               text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return rev + ("+dirty" if dirty else "")
+
+
+def versions() -> dict:
+    """Versions of everything that changes numbers: Python, TF, Keras, numpy, reprokit, git."""
+    import numpy as np
+
+    return {"python": sys.version.split()[0], "platform": platform.platform(),
+            "tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__,
+            "reprokit": __version__,
+            "git": git_hash(os.path.dirname(os.path.abspath(__file__))),
+            "devices": [d.name for d in tf.config.list_logical_devices()]}
+
+
+@dataclasses.dataclass
+class RunDir:
+    """Paths of one run directory."""
+
+    path: str
+
+    def file(self, *parts: str) -> str:
+        return os.path.join(self.path, *parts)
+
+    @property
+    def checkpoints(self) -> str:
+        return self.file("checkpoints")
+
+    @property
+    def finished(self) -> bool:
+        return os.path.exists(self.file("DONE"))
+
+    def mark_finished(self):
+        with open(self.file("DONE"), "w", encoding="utf-8") as f:
+            f.write(_dt.datetime.now().isoformat() + "\n")
+
+
+def create_run_dir(name: str, config: dict, root: str = "runs", resume: bool = True) -> RunDir:
+    """Create ``root/<time>-<name>/`` (or reuse an unfinished one with the same config).
+
+    Args:
+        name: run name, e.g. ``"hourglass-table1-hg2"``; must be a valid file name.
+        config: JSON-serialisable configuration; written to ``config.json``.
+        root: parent directory.
+        resume: reuse the newest unfinished run with this name and an identical config.
+
+    Returns:
+        The :class:`RunDir`; ``run.log`` receives the ``reprokit`` logger's records.
+    """
+    if not name or os.sep in name:
+        raise ValueError(f"run name must be a non-empty file name, got {name!r}")
+    config_text = json.dumps(config, indent=2, sort_keys=True, default=str)
+    run = None
+    if resume:
+        for candidate in sorted(glob.glob(os.path.join(root, f"*-{name}")), reverse=True):
+            cfg = os.path.join(candidate, "config.json")
+            if os.path.exists(cfg) and not os.path.exists(os.path.join(candidate, "DONE")):
+                with open(cfg, encoding="utf-8") as f:
+                    if f.read() == config_text:
+                        run = RunDir(candidate)
+                        break
+    if run is None:
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+        run = RunDir(os.path.join(root, f"{stamp}-{name}"))
+        os.makedirs(run.checkpoints, exist_ok=True)
+        with open(run.file("config.json"), "w", encoding="utf-8") as f:
+            f.write(config_text)
+        with open(run.file("versions.json"), "w", encoding="utf-8") as f:
+            json.dump(versions(), f, indent=2)
+    _attach_log(run.file("run.log"))
+    logger.info("run directory %s", run.path)
+    return run
+
+
+def _attach_log(path: str):
+    root = logging.getLogger("reprokit")
+    root.setLevel(logging.INFO)
+    for handler in list(root.handlers):
+        if isinstance(handler, logging.FileHandler) and getattr(handler, "_reprokit_run", False):
+            root.removeHandler(handler)
+            handler.close()
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler._reprokit_run = True
+    root.addHandler(handler)
+
+
+def set_seed(seed: int, deterministic_ops: bool = True):
+    """Seed Python, numpy and TF (``keras.utils.set_random_seed``); optionally make TF ops
+    deterministic (``tf.config.experimental.enable_op_determinism``, slower on GPU)."""
+    keras.utils.set_random_seed(int(seed))
+    if deterministic_ops:
+        tf.config.experimental.enable_op_determinism()
+
+
+def split_cpu(num_devices: int):
+    """Expose ``num_devices`` logical CPUs (for the mirrored strategy on a CPU-only machine).
+
+    Must run before TensorFlow initialises its devices (before any op executes).
+    """
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * int(num_devices))
+
+
+def get_strategy(name: str = "default"):
+    """The ``tf.distribute`` strategy every model is built and trained under.
+
+    ``default``: the current (single-device) strategy. ``mirrored``: synchronous data
+    parallelism over the local GPUs (or logical CPUs, see :func:`split_cpu`).
+    ``multi_worker``: ``MultiWorkerMirroredStrategy`` configured by ``TF_CONFIG``.
+    """
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        gpus = tf.config.list_logical_devices("GPU")
+        devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(devices)
+    if name == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(f"unknown strategy {name!r}; valid: {list(STRATEGIES)}")
+
+
+def set_precision(policy: str = "float32"):
+    """Set the Keras global dtype policy (call before building the model).
+
+    ``mixed_bfloat16`` is 2.3x *slower* on CPUs without bf16 units (reference/feasibility.md §3);
+    use mixed precision on GPUs.
+    """
+    if policy not in PRECISIONS:
+        raise ValueError(f"unknown precision {policy!r}; valid: {list(PRECISIONS)}")
+    keras.mixed_precision.set_global_policy(policy)
+
+
+def fit(build_fn: Callable[[], keras.Model], compile_fn: Callable[[keras.Model], None],
+        train_data, run: RunDir, *, epochs: int, steps_per_epoch: int,
+        strategy: str = "default", validation: PeriodicValidation | None = None,
+        monitor: str | None = None, monitor_mode: str = "max", log_every_n_steps: int = 10,
+        extra_callbacks: Sequence[keras.callbacks.Callback] = (), tensorboard: bool = True,
+        verbose: int | str = "auto"):
+    """Build, compile and train a model under one strategy scope, with resume and logging.
+
+    Args:
+        build_fn: returns the model (called inside the strategy scope).
+        compile_fn: ``compile_fn(model)`` calls ``model.compile(...)`` (optimizer, loss,
+            ``jit_compile``), also inside the scope.
+        train_data: a repeating ``tf.data.Dataset`` (steps are counted by ``steps_per_epoch``).
+        run: the run directory.
+        epochs: number of epochs of ``steps_per_epoch`` steps each. Keep epochs short:
+            an interrupted run resumes at the start of the interrupted epoch from the backup
+            taken at the end of the previous one (Keras ``BackupAndRestore`` works at epoch
+            granularity, reference/feasibility.md §2), so it ends with the same number of
+            optimizer steps as an uninterrupted run; the data order after a resume differs.
+        strategy: see :func:`get_strategy`.
+        validation: optional periodic task-metric callback.
+        monitor: log key for ``best.weights.h5`` (e.g. ``"val_PCKh"``).
+        monitor_mode: ``"max"`` or ``"min"``.
+        log_every_n_steps: period of ``"train"`` lines in ``metrics.jsonl``.
+        extra_callbacks: e.g. ``BatchNormPhase``.
+        tensorboard: also write TensorBoard logs.
+        verbose: Keras progress bar setting.
+
+    Returns:
+        ``(model, history)``; ``final.weights.h5`` is written and the run marked finished.
+    """
+    strat = get_strategy(strategy)
+    with strat.scope():
+        model = build_fn()
+        compile_fn(model)
+    log = MetricLogger(run.file("metrics.jsonl"), log_every_n_steps)
+    callbacks = [keras.callbacks.BackupAndRestore(os.path.join(run.checkpoints, "backup"),
+                                                  save_freq="epoch", double_checkpoint=True),
+                 keras.callbacks.TerminateOnNaN()]
+    if validation is not None:
+        validation.logger = validation.logger or log
+        callbacks.append(validation)
+    callbacks += [log, keras.callbacks.CSVLogger(run.file("history.csv"), append=True)]
+    if tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(run.file("tensorboard"), update_freq="epoch"))
+    if monitor:
+        callbacks.append(BestCheckpoint(run.checkpoints, monitor, monitor_mode))
+    callbacks += list(extra_callbacks)
+    logger.info("training %s for %d epochs x %d steps (strategy %s)", model.name, epochs,
+                steps_per_epoch, strategy)
+    history = model.fit(train_data, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                        callbacks=callbacks, verbose=verbose, shuffle=False)
+    if history.epoch and history.epoch[0] > 0:
+        logger.info("resumed at epoch %d", history.epoch[0])
+    if model.stop_training and history.history.get("loss") and not all(
+            map(lambda v: v == v, history.history["loss"])):
+        logger.error("training stopped on a NaN loss")
+    model.save_weights(os.path.join(run.checkpoints, "final.weights.h5"))
+    run.mark_finished()
+    return model, history

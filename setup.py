@@ -1,0 +1,46 @@
+"""Package metadata for reprokit: faithful TF/Keras reproductions of four vision papers.
+
+One distribution, four import packages: the shared layer ``reprokit`` and the siblings
+``hourglass``, ``handpose`` and ``segmentation`` (see DESIGN.md for the dependency direction).
+"""
+from setuptools import find_packages, setup
+
+setup(
+    name="reprokit",
+    version="0.1.0",
+    description="Faithful TensorFlow/Keras reproductions: stacked hourglass (CV701), "
+    "two-stage hand pose (Sibgrapi 104), body-part segmentation on SURREAL.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.11",
+    packages=find_packages(include=["reprokit*", "hourglass*", "handpose*", "segmentation*"]),
+    install_requires=[
+        "tensorflow~=2.21.0",
+        "keras>=3.12",
+        "numpy",
+        # Headless: no GUI libraries (libGL, GTK) needed on servers and CI; we never open windows.
+        "opencv-python-headless",
+        "scipy",
+        "h5py",
+        "matplotlib",
+        "tqdm",
+    ],
+    extras_require={
+        "dev": ["pytest", "hypothesis"],
+        "coco": ["pycocotools"],
+        "export": ["tf2onnx", "onnxruntime"],
+        "notebooks": ["nbclient", "nbformat", "ipykernel"],
+    },
+    entry_points={
+        "console_scripts": ["repro = reprokit.cli:main"],
+        # Reproductions register here; `repro list` reads this group, so reprokit never
+        # imports the sibling packages (DESIGN.md, dependency direction).
+        "reprokit.reproductions": [],
+    },
+    classifiers=[
+        "Programming Language :: Python :: 3.11",
+        "License :: OSI Approved :: Apache Software License",
+        "Topic :: Scientific/Engineering :: Image Recognition",
+    ],
+)
