@@ -163,7 +163,7 @@ def _depth(parents, j) -> int:
 
 def _background(rng, height, width) -> np.ndarray:
     """Smooth noise plus stripes in muted colours (never near the marker colour)."""
-    low = rng.uniform(40, 200, (max(2, height // 16), max(2, width // 16), 3))
+    low = rng.uniform(50, 190, (max(2, height // 24), max(2, width // 24), 3))
     bg = cv2.resize(low, (width, height), interpolation=cv2.INTER_CUBIC)
     yy, xx = np.mgrid[0:height, 0:width]
     theta, freq = rng.uniform(0, np.pi), rng.uniform(0.05, 0.3)

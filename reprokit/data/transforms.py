@@ -13,7 +13,8 @@ convention of ``cv2.warpAffine`` and ``ImageProjectiveTransformV3``. A horizonta
 Deviations:
     The references flip with ``x -> W - x`` (princeton-vl ``dp.py``; anibali ``fliplr``) on
     1-based or half-open conventions; ``W - 1 - x`` is the exact inverse of reversing the pixel
-    columns, so a double flip is the identity to the bit.
+    columns, so a double flip returns the same pixels and labels exactly (keypoints up to float32
+    rounding).
 """
 from __future__ import annotations
 
@@ -136,7 +137,8 @@ def hflip(example: dict, flip_index: Sequence[int] | None = None,
         label_swap: uint8 table of 256 entries (``DatasetMeta.label_swap``); ``None`` keeps ids.
 
     Returns:
-        The flipped example; applying it twice returns the input exactly.
+        The flipped example; applying it twice returns the same image and labels exactly and
+        the keypoints up to float32 rounding.
     """
     out = dict(example)
     image = example["image"]

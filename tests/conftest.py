@@ -1,0 +1,19 @@
+"""Test-suite settings: quiet TF logs, deselect `large` tests unless asked for (`-m large`)."""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import pytest  # noqa: E402
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "large: long test (real-size models or data); run with -m large")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("-m"):
+        return
+    skip = pytest.mark.skip(reason="large test: run with `pytest -m large`")
+    for item in items:
+        if "large" in item.keywords:
+            item.add_marker(skip)
