@@ -1,0 +1,53 @@
+"""Child process for the resume and strategy tests: a tiny model trained with reprokit.training.fit.
+
+usage: train_child.py ROOT STRATEGY [SLEEP_PER_STEP]
+Prints "FINAL <optimizer iterations> <first epoch of this process> <replicas>".
+"""
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+root, strategy = sys.argv[1], sys.argv[2]
+sleep = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0
+
+from reprokit import training  # noqa: E402
+
+if strategy == "mirrored":
+    training.split_cpu(2)
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+
+class Progress(keras.callbacks.Callback):
+    """Writes the optimizer step to ROOT/step after every batch, then sleeps."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        with open(os.path.join(root, "step.tmp"), "w") as f:
+            f.write(str(int(self.model.optimizer.iterations.numpy())))
+        os.replace(os.path.join(root, "step.tmp"), os.path.join(root, "step"))
+        time.sleep(sleep)
+
+
+def build():
+    inp = keras.Input((3,))
+    return keras.Model(inp, keras.layers.Dense(1, name="out")(keras.layers.Dense(4, activation="relu")(inp)))
+
+
+def compile_fn(model):
+    model.compile(keras.optimizers.Adam(1e-2), "mse", jit_compile=False)
+
+
+training.set_seed(0)
+rng = np.random.default_rng(0)
+x = rng.normal(size=(64, 3)).astype("float32")
+y = x.sum(1, keepdims=True)
+ds = tf.data.Dataset.from_tensor_slices((x, y)).repeat().batch(4)
+run = training.create_run_dir("child", {"epochs": 4, "steps_per_epoch": 5, "strategy": strategy}, root=root)
+model, history = training.fit(build, compile_fn, ds, run, epochs=4, steps_per_epoch=5, strategy=strategy,
+                              tensorboard=False, verbose=0, extra_callbacks=[Progress()])
+replicas = training.get_strategy(strategy).num_replicas_in_sync
+print("FINAL", int(model.optimizer.iterations.numpy()), history.epoch[0], replicas, flush=True)
