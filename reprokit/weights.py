@@ -179,3 +179,37 @@ def load_state_dict(path: str) -> dict[str, np.ndarray]:
             data = data["state_dict"]
         return {k: v.detach().cpu().numpy() for k, v in data.items() if hasattr(v, "detach")}
     raise ValueError(f"unsupported checkpoint extension {ext!r} for {path}; use .npz, .pth or .pt")
+
+
+def read_manifest(path: str) -> dict[str, dict]:
+    """Parse ``weights/manifest.tsv`` (columns ``file, bytes, sha256, source``; empty = unknown)."""
+    rows = {}
+    with open(path, encoding="utf-8") as f:
+        header = f.readline().rstrip("\n").split("\t")
+        if header[:3] != ["file", "bytes", "sha256"]:
+            raise ValueError(f"{path}: expected the columns file, bytes, sha256, source; got {header}")
+        for line in f:
+            if line.strip():
+                name, size, digest, source = (line.rstrip("\n").split("\t") + [""] * 4)[:4]
+                rows[name] = {"bytes": int(size) if size else None, "sha256": digest or None,
+                              "source": source}
+    return rows
+
+
+def verify_file(path: str, expected_bytes: int | None = None, sha256: str | None = None):
+    """Check a weight file's size and digest before parsing it; errors name file and values."""
+    import hashlib
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"weight file not found: {path} (see weights/README.md for where to get it)")
+    size = os.path.getsize(path)
+    if expected_bytes is not None and size != expected_bytes:
+        raise ValueError(f"{path}: expected {expected_bytes:,} bytes, found {size:,} "
+                         "(truncated download or a different release?)")
+    if sha256 is not None:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        if h.hexdigest() != sha256:
+            raise ValueError(f"{path}: sha256 {h.hexdigest()} does not match the expected {sha256}")

@@ -1,0 +1,40 @@
+import subprocess
+import sys
+
+from reprokit import cli
+
+
+def test_list_and_demo_say_plainly_when_nothing_is_registered(capsys, monkeypatch):
+    monkeypatch.setattr(cli, "discover", lambda: [])
+    assert cli.main(["list"]) == 0
+    assert "No reproductions are registered yet" in capsys.readouterr().out
+    assert cli.main(["demo"]) == 0
+    assert "nothing to run" in capsys.readouterr().out
+
+
+def test_demo_runs_every_registered_reproduction_at_smoke_scale(capsys, monkeypatch, tmp_path):
+    calls = []
+    fake = cli.Reproduction("pkg.table1", "a table", "paper, Table 1",
+                            lambda scale, data_dir, out: calls.append((scale, data_dir, out)) or out)
+    monkeypatch.setattr(cli, "discover", lambda: [fake])
+    assert cli.main(["list"]) == 0
+    assert "pkg.table1" in capsys.readouterr().out
+    assert cli.main(["demo", "--out", str(tmp_path)]) == 0
+    assert calls == [("smoke", None, str(tmp_path))]
+    assert cli.main(["run", "pkg.table1", "--scale", "paper", "--data-dir", "/data"]) == 0
+    assert calls[-1] == ("paper", "/data", "runs")
+
+
+def test_unknown_reproduction_lists_the_valid_ones(monkeypatch):
+    monkeypatch.setattr(cli, "discover", lambda: [])
+    try:
+        cli.main(["run", "nope"])
+    except SystemExit as err:
+        assert "nope" in str(err) and "valid" in str(err)
+    else:
+        raise AssertionError("expected SystemExit")
+
+
+def test_console_script_is_installed():
+    out = subprocess.run([sys.executable, "-m", "reprokit.cli", "list"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip()
