@@ -143,7 +143,8 @@ class MetricLogger(keras.callbacks.Callback):
         step = _step(self.model)
         if step % self.every_n_steps == 0:
             lr = self.model.optimizer.learning_rate
-            self.write("train", {**(logs or {}), "learning_rate": float(np.asarray(lr))}, step)
+            lr = lr.numpy() if hasattr(lr, "numpy") else lr
+            self.write("train", {**(logs or {}), "learning_rate": float(lr)}, step)
 
     def on_epoch_end(self, epoch, logs=None):
         self.write("epoch", logs or {})

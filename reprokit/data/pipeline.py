@@ -173,7 +173,8 @@ def build_dataset(reader, transforms: Callable | None = None, codec: Callable | 
         batch_size: examples per batch.
         training: shuffle (reshuffled every epoch) and, by default, drop the last partial batch.
         seed: makes shuffling and augmentation deterministic (same seed -> identical batches,
-            different but reproducible augmentation on every pass); ``None`` = nondeterministic.
+            different but reproducible augmentation on every pass); ``None`` = nondeterministic
+            (faster). Evaluation pipelines (``training=False``) always keep the record order.
         format_fn: ``f(example) -> model inputs`` applied last, e.g. ``(x, y, sample_weight)``;
             defaults to the example dict itself.
         on_bad_file: ``"raise"`` (default): a missing file raises ``FileNotFoundError`` naming it
@@ -200,7 +201,8 @@ def build_dataset(reader, transforms: Callable | None = None, codec: Callable | 
     if n == 0:
         raise ValueError("the reader returned no usable examples")
 
-    deterministic = seed is not None
+    # Evaluation always keeps the record order; training is reproducible when seeded.
+    deterministic = seed is not None or not training
     ds = tf.data.Dataset.from_tensor_slices(index)
     if training:
         ds = ds.shuffle(shuffle_buffer or n, seed=seed, reshuffle_each_iteration=True)
