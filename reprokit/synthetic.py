@@ -260,9 +260,11 @@ def write_figures(skeleton: Skeleton, directory: str, count: int, image_size=(25
     """
     import os
 
+    from tqdm import tqdm
+
     os.makedirs(directory, exist_ok=True)
     rows = {k: [] for k in ("image_path", "label_path", "keypoints", "visible", "center", "scale")}
-    for i in range(count):
+    for i in tqdm(range(count), desc=f"rendering {skeleton.name}", unit="img", disable=count < 200):
         fig = render_figure(skeleton, image_size, seed * 1_000_003 + i, **render_kwargs)
         img_path = os.path.join(directory, f"{i:06d}.jpg")
         lbl_path = os.path.join(directory, f"{i:06d}_labels.png")
