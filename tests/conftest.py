@@ -8,6 +8,10 @@ import pytest  # noqa: E402
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "large: long test (real-size models or data); run with -m large")
+    # Keras 3.15's own weight saving calls np.array(variable, copy=False) (keras/src/backend/
+    # tensorflow/core.py); thousands of identical warnings that are not ours to fix.
+    config.addinivalue_line(
+        "filterwarnings", "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning")
 
 
 def pytest_collection_modifyitems(config, items):
