@@ -3,8 +3,6 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import pytest  # noqa: E402
-
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "large: long test (real-size models or data); run with -m large")
@@ -15,9 +13,10 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
+    """Without an explicit ``-m``, deselect tests marked ``large`` (they run with ``-m large``)."""
     if config.getoption("-m"):
         return
-    skip = pytest.mark.skip(reason="large test: run with `pytest -m large`")
-    for item in items:
-        if "large" in item.keywords:
-            item.add_marker(skip)
+    large = [item for item in items if "large" in item.keywords]
+    if large:
+        config.hook.pytest_deselected(items=large)
+        items[:] = [item for item in items if "large" not in item.keywords]
