@@ -229,9 +229,8 @@ def fit(build_fn: Callable[[], keras.Model], compile_fn: Callable[[keras.Model],
                         callbacks=callbacks, verbose=verbose, shuffle=False)
     if history.epoch and history.epoch[0] > 0:
         logger.info("resumed at epoch %d", history.epoch[0])
-    if model.stop_training and history.history.get("loss") and not all(
-            map(lambda v: v == v, history.history["loss"])):
-        logger.error("training stopped on a NaN loss")
+    if model.stop_training:
+        logger.error("training stopped early (TerminateOnNaN or another callback)")
     model.save_weights(os.path.join(run.checkpoints, "final.weights.h5"))
     run.mark_finished()
     return model, history

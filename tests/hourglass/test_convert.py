@@ -28,20 +28,22 @@ class _SD(dict):
         self[f"{name}.running_var"] = self.rng.uniform(0.5, 1.5, c).astype("float32")
         self[f"{name}.num_batches_tracked"] = np.array(100)
 
+    def block(self, p, inp, out, convs, skip, always_skip=False):
+        """Pre-act bottleneck inp -> out (mid out/2); ``convs``/``skip`` are the layout's member names."""
+        mid = out // 2
+        for i, (cin, cout, k) in enumerate(((inp, mid, 1), (mid, mid, 3), (mid, out, 1)), 1):
+            self.bn(f"{p}.bn{i}", cin)
+            self.conv(f"{p}.{convs.format(i)}", cin, cout, k)
+        if always_skip or inp != out:
+            self.conv(f"{p}.{skip}", inp, out, 1)
+
 
 def bearpaw_state_dict(num_stacks, classes=16, seed=0):
     """bearpaw HourglassNet(Bottleneck, num_stacks, num_blocks=1): §2.1."""
     sd = _SD(seed)
 
     def bottleneck(p, inplanes, planes):
-        sd.bn(f"{p}.bn1", inplanes)
-        sd.conv(f"{p}.conv1", inplanes, planes, 1)
-        sd.bn(f"{p}.bn2", planes)
-        sd.conv(f"{p}.conv2", planes, planes, 3)
-        sd.bn(f"{p}.bn3", planes)
-        sd.conv(f"{p}.conv3", planes, 2 * planes, 1)
-        if inplanes != 2 * planes:
-            sd.conv(f"{p}.downsample.0", inplanes, 2 * planes, 1)
+        sd.block(p, inplanes, 2 * planes, "conv{}", "downsample.0")
 
     sd.conv("conv1", 3, 64, 7)
     sd.bn("bn1", 64)
@@ -67,13 +69,7 @@ def princeton_state_dict(num_stacks, classes=16, seed=0):
     sd = _SD(seed)
 
     def residual(p, inp, out):
-        sd.bn(f"{p}.bn1", inp)
-        sd.conv(f"{p}.conv1.conv", inp, out // 2, 1)
-        sd.bn(f"{p}.bn2", out // 2)
-        sd.conv(f"{p}.conv2.conv", out // 2, out // 2, 3)
-        sd.bn(f"{p}.bn3", out // 2)
-        sd.conv(f"{p}.conv3.conv", out // 2, out, 1)
-        sd.conv(f"{p}.skip_layer.conv", inp, out, 1)   # built even when unused
+        sd.block(p, inp, out, "conv{}.conv", "skip_layer.conv", always_skip=True)  # built even when unused
 
     sd.conv("pre.0.conv", 3, 64, 7)
     sd.bn("pre.0.bn", 64)
