@@ -25,6 +25,8 @@ setup(
         "h5py",
         "matplotlib",
         "tqdm",
+        # TensorFlow 2.21 no longer pulls TensorBoard in; runs write TensorBoard logs (DESIGN.md).
+        "tensorboard~=2.21.0",
     ],
     extras_require={
         "dev": ["pytest", "hypothesis"],
@@ -36,7 +38,9 @@ setup(
         "console_scripts": ["repro = reprokit.cli:main"],
         # Reproductions register here; `repro list` reads this group, so reprokit never
         # imports the sibling packages (DESIGN.md, dependency direction).
-        "reprokit.reproductions": [],
+        "reprokit.reproductions": [
+            "hourglass.table1 = hourglass.reproduce:TABLE1_REPRODUCTION",
+        ],
     },
     classifiers=[
         "Programming Language :: Python :: 3.11",

@@ -2,11 +2,37 @@
 
 ``build_stacked_hourglass`` with every CV701 block variant (plus PRM and HRU), presets mirroring
 CV701 Table 1 and the hg1/2/4/8 models, converters for bearpaw/anibali and princeton-vl PyTorch
-checkpoints, and ``python -m hourglass summary|convert``. MPII data, training and the Table 1
-reproduction are issue #4 (not here yet).
-"""
-from hourglass.model import BLOCKS, STEMS, BlockOptions, build_stacked_hourglass, fuse_stacks, stack_outputs
-from hourglass.presets import PRESETS, build_preset, get_preset
+checkpoints, MPII readers (:mod:`hourglass.data`) and a synthetic MPII
+(:mod:`hourglass.synthetic`), the training recipes (:mod:`hourglass.train`), evaluation with
+PCKh (:mod:`hourglass.evaluate`), the Table 1 reproduction (:mod:`hourglass.reproduce`) and
+``python -m hourglass summary|convert|train|evaluate|predict|reproduce``.
 
-__all__ = ["BLOCKS", "STEMS", "BlockOptions", "PRESETS", "build_preset", "build_stacked_hourglass", "fuse_stacks", "stack_outputs",
-           "get_preset"]
+Attributes are imported on first use, so ``import hourglass`` (and ``repro list``) does not
+start TensorFlow.
+"""
+import importlib
+
+_EXPORTS = {
+    "BLOCKS": "hourglass.model", "STEMS": "hourglass.model", "BlockOptions": "hourglass.model",
+    "build_stacked_hourglass": "hourglass.model", "fuse_stacks": "hourglass.model",
+    "stack_outputs": "hourglass.model",
+    "PRESETS": "hourglass.presets", "build_preset": "hourglass.presets",
+    "get_preset": "hourglass.presets",
+    "load_mpii": "hourglass.data", "write_synthetic_mpii": "hourglass.synthetic",
+    "TrainConfig": "hourglass.train", "train": "hourglass.train",
+    "evaluate": "hourglass.evaluate", "predict_image": "hourglass.evaluate",
+    "reproduce_table1": "hourglass.reproduce",
+}
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'hourglass' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_EXPORTS))
+
+
+__all__ = sorted(_EXPORTS)

@@ -1,4 +1,9 @@
-"""``python -m hourglass summary|convert`` (thin CLI; logic lives in the library)."""
+"""``python -m hourglass summary|convert|train|evaluate|predict|reproduce``.
+
+A thin CLI; the logic lives in the library (:mod:`hourglass.train`, :mod:`hourglass.evaluate`,
+:mod:`hourglass.reproduce`). ``--data synthetic`` (default) writes the synthetic MPII into
+``--out``/data; ``--data-dir`` points at a real MPII folder (layout in :mod:`hourglass.data`).
+"""
 from __future__ import annotations
 
 import argparse
@@ -41,6 +46,123 @@ def _convert(args) -> int:
     return 0
 
 
+def _data_dir(args) -> str:
+    if args.data_dir:
+        return args.data_dir
+    from hourglass.reproduce import SYNTHETIC
+    from hourglass.synthetic import write_synthetic_mpii
+
+    return write_synthetic_mpii(os.path.join(args.out, "data", "synthetic-mpii"), **SYNTHETIC)
+
+
+def _train_config(args):
+    import json
+
+    from hourglass.reproduce import SCALES
+    from hourglass.train import TrainConfig
+
+    settings = dict(SCALES["paper" if args.scale == "paper" else "smoke"][0])
+    for key in ("epochs", "steps_per_epoch", "batch_size", "learning_rate", "input_size"):
+        if getattr(args, key) is not None:
+            settings[key] = getattr(args, key)
+    if args.model:
+        settings["model"] = json.loads(args.model)
+    return TrainConfig(preset=args.preset, data_dir=_data_dir(args), recipe=args.recipe,
+                       seed=args.seed, **settings)
+
+
+def _train(args) -> int:
+    from hourglass.train import train
+
+    run, results = train(_train_config(args), runs_root=args.out)
+    print(open(run.file("results.md"), encoding="utf-8").read())
+    print(f"run directory: {run.path}")
+    return 0
+
+
+def _load_run(run_dir: str, weights: str | None = None):
+    """Model, config and recipe of a training run directory."""
+    from hourglass.train import build_model, get_recipe, load_config
+
+    cfg = load_config(os.path.join(run_dir, "config.json"))
+    model = build_model(cfg)
+    ckpt = os.path.join(run_dir, "checkpoints")
+    path = weights or next((os.path.join(ckpt, f) for f in ("best.weights.h5", "final.weights.h5")
+                            if os.path.exists(os.path.join(ckpt, f))), None)
+    if path is None:
+        raise SystemExit(f"{run_dir}: no checkpoints/best.weights.h5 or final.weights.h5 "
+                         "(has the run finished an epoch?)")
+    model.load_weights(path)
+    return model, cfg, get_recipe(cfg.recipe)
+
+
+def _evaluate(args) -> int:
+    import json
+
+    from hourglass.data import load_mpii
+    from hourglass.evaluate import evaluate, write_results
+    from reprokit.training import RunDir
+
+    model, cfg, recipe = _load_run(args.run, args.weights)
+    records = load_mpii(args.data_dir or cfg.data_dir, "valid", cfg.source, args.limit)
+    run = RunDir(args.run)
+    results = evaluate(model, records, cfg.input_size, recipe.mean, not args.no_flip,
+                       args.variant, tuple(args.extra_variants),
+                       curve_path=run.file("pckh_curve.png"))
+    previous = {}
+    if os.path.exists(run.file("results.json")):
+        previous = json.load(open(run.file("results.json"), encoding="utf-8"))
+    results = {**{k: v for k, v in previous.items() if k in ("train_seconds", "steps", "params")},
+               **results}
+    print(open(write_results(run, results, f"{cfg.preset} ({cfg.recipe} recipe)"),
+               encoding="utf-8").read())
+    return 0
+
+
+def _predict(args) -> int:
+    import json
+
+    import cv2
+
+    from hourglass.data import MPII
+    from hourglass.evaluate import draw_pose, predict_image
+
+    model, cfg, recipe = _load_run(args.run, args.weights)
+    bgr = cv2.imread(args.image, cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise SystemExit(f"cannot read image {args.image!r} (missing or not an image)")
+    image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    out = predict_image(model, image, cfg.input_size, recipe.mean, args.center, args.scale,
+                        not args.no_flip)
+    stem = os.path.splitext(args.output or args.image)[0]
+    data = {"image": os.path.abspath(args.image), "center": out["center"], "scale": out["scale"],
+            "keypoints": [{"name": n, "x": float(x), "y": float(y), "score": float(s)}
+                          for n, (x, y), s in zip(MPII.keypoint_names, out["keypoints"],
+                                                  out["scores"])]}
+    with open(stem + ".keypoints.json", "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2)
+    overlay = draw_pose(image, out["keypoints"], out["scores"])
+    cv2.imwrite(stem + ".overlay.png", cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
+    print(f"wrote {stem}.keypoints.json and {stem}.overlay.png")
+    return 0
+
+
+def _reproduce(args) -> int:
+    from hourglass.reproduce import reproduce_table1
+
+    out = reproduce_table1(args.scale, args.data_dir, args.out, args.rows or None, args.seed)
+    print(f"results in {out}")
+    return 0
+
+
+def _data_args(p):
+    p.add_argument("--data", choices=("synthetic",), default="synthetic",
+                   help="synthetic MPII in the real formats (default) unless --data-dir is given")
+    p.add_argument("--data-dir", default=None, help="real MPII folder (see hourglass.data)")
+    p.add_argument("--out", default="runs", help="parent of run directories (and synthetic data)")
+    p.add_argument("--seed", type=int, default=0)
+
+
 def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = argparse.ArgumentParser(prog="python -m hourglass")
@@ -56,6 +178,45 @@ def main(argv=None) -> int:
     c.add_argument("--keypoints", type=int, default=16)
     c.add_argument("--non-strict", action="store_true", help="load what fits and report the rest")
     c.set_defaults(fn=_convert)
+
+    t = sub.add_parser("train", help="train one preset (rerunning the same command resumes)")
+    t.add_argument("--preset", default="cv701_baseline")
+    t.add_argument("--recipe", choices=("anibali", "princeton"), default="anibali")
+    t.add_argument("--scale", choices=("smoke", "paper"), default="smoke",
+                   help="smoke: tiny model and schedule (hourglass.reproduce.SMOKE); paper: full")
+    for key, typ in (("epochs", int), ("steps-per-epoch", int), ("batch-size", int),
+                     ("learning-rate", float), ("input-size", int)):
+        t.add_argument(f"--{key}", type=typ, default=None)
+    t.add_argument("--model", default=None, help='builder overrides as JSON, e.g. \'{"depth": 3}\'')
+    _data_args(t)
+    t.set_defaults(fn=_train)
+
+    e = sub.add_parser("evaluate", help="PCKh of a training run on the validation split")
+    e.add_argument("run", help="run directory (from train)")
+    e.add_argument("--weights", default=None, help="default: best, else final checkpoint")
+    e.add_argument("--data-dir", default=None, help="default: the run's data")
+    e.add_argument("--variant", default="bearpaw")
+    e.add_argument("--extra-variants", nargs="*", default=["official", "princeton", "msra", "mmpose"])
+    e.add_argument("--no-flip", action="store_true", help="disable the flip test")
+    e.add_argument("--limit", type=int, default=None)
+    e.set_defaults(fn=_evaluate)
+
+    p = sub.add_parser("predict", help="keypoints JSON and an overlay PNG for one image")
+    p.add_argument("image")
+    p.add_argument("--run", required=True, help="run directory (from train)")
+    p.add_argument("--weights", default=None)
+    p.add_argument("--center", type=float, nargs=2, metavar=("X", "Y"), default=None)
+    p.add_argument("--scale", type=float, default=None, help="person box side / 200 px")
+    p.add_argument("--output", default=None, help="output stem (default: next to the image)")
+    p.add_argument("--no-flip", action="store_true")
+    p.set_defaults(fn=_predict)
+
+    r = sub.add_parser("reproduce", help="reproduce a table of the CV701 report")
+    r.add_argument("table", choices=("table1",))
+    r.add_argument("--scale", choices=("demo", "smoke", "paper"), default="smoke")
+    r.add_argument("--rows", nargs="*", default=None, help="preset names (default: all rows)")
+    _data_args(r)
+    r.set_defaults(fn=_reproduce)
     args = parser.parse_args(argv)
     return args.fn(args)
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 
-from hourglass.model import BlockOptions
-
 TABLE1 = "CV701 Assignment-4 report, Table 1"
 GROUPS = ("Head", "Shoulder", "Elbow", "Wrist", "Hip", "Knee", "Ankle", "Mean")
 
@@ -126,5 +124,5 @@ def build_preset(name: str, **overrides):
     return build_stacked_hourglass(**kwargs, name=name)
 
 
-__all__ = ["BlockOptions", "GROUPS", "PRESETS", "Preset", "SCALING_PRESETS", "TABLE1", "TABLE1_PRESETS",
+__all__ = ["GROUPS", "PRESETS", "Preset", "SCALING_PRESETS", "TABLE1", "TABLE1_PRESETS",
            "build_preset", "get_preset"]

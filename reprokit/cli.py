@@ -24,8 +24,10 @@ class Reproduction:
         name: command name, e.g. ``"hourglass.table1"``.
         title: one line, e.g. ``"CV701 Table 1: hourglass block variants on MPII"``.
         paper: the source (paper and table).
-        run: ``run(scale, data_dir, out_root) -> results directory``; ``data_dir=None`` means
-            the synthetic dataset written in the real format.
+        run: ``run(scale, data_dir, out_root) -> results directory``; ``scale`` is ``"demo"``
+            (one small run, what ``repro demo`` calls; a minute or two on a CPU), ``"smoke"``
+            (the whole table at toy size, minutes) or ``"paper"`` (the paper's schedule);
+            ``data_dir=None`` means the synthetic dataset written in the real format.
     """
 
     name: str
@@ -81,11 +83,11 @@ def _cmd_demo(args) -> int:
     if not repros:
         print(_NONE_YET + " `repro demo` has nothing to run.")
         return 0
-    print(f"repro demo: {len(repros)} smoke-scale reproduction(s) on synthetic data")
+    print(f"repro demo: {len(repros)} demo-scale reproduction(s) on synthetic data")
     for r in repros:
         start = time.perf_counter()
         print(f"== {r.name}: {r.title}", flush=True)
-        out = r.run("smoke", None, args.out)
+        out = r.run("demo", None, args.out)
         print(f"== {r.name}: done in {time.perf_counter() - start:.0f} s, results in {out}", flush=True)
     return 0
 
@@ -97,11 +99,11 @@ def main(argv=None) -> int:
     sub.add_parser("list", help="list the reproducible tables").set_defaults(fn=_cmd_list)
     run = sub.add_parser("run", help="run one reproduction")
     run.add_argument("name")
-    run.add_argument("--scale", choices=("smoke", "paper"), default="smoke")
+    run.add_argument("--scale", choices=("demo", "smoke", "paper"), default="smoke")
     run.add_argument("--data-dir", default=None, help="real dataset root (default: synthetic)")
     run.add_argument("--out", default="runs", help="parent of the run directories")
     run.set_defaults(fn=_cmd_run)
-    demo = sub.add_parser("demo", help="run every reproduction at smoke scale on synthetic data")
+    demo = sub.add_parser("demo", help="run every reproduction at demo scale on synthetic data")
     demo.add_argument("--out", default="runs")
     demo.set_defaults(fn=_cmd_demo)
     args = parser.parse_args(argv)

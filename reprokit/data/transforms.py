@@ -316,6 +316,21 @@ class ColorJitter:
         return out
 
 
+class RandomApply:
+    """Apply ``transform`` with probability ``p`` (its randomness uses a split of the seed)."""
+
+    def __init__(self, transform: Transform, p: float = 0.5):
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"p must be in [0, 1], got {p!r}")
+        self.transform, self.p = transform, p
+
+    def __call__(self, example: dict, seed=None) -> dict:
+        seeds = _split_seed(tf.zeros([2], tf.int64) if seed is None else seed, 2)
+        applied = self.transform(example, seeds[1])
+        take = tf.random.stateless_uniform([], seeds[0]) < self.p
+        return tf.nest.map_structure(lambda a, b: tf.where(take, a, b), applied, example)
+
+
 class Compose:
     """Apply transforms in order, each with its own seed split from the given one."""
 

@@ -12,7 +12,7 @@ def test_list_and_demo_say_plainly_when_nothing_is_registered(capsys, monkeypatc
     assert "nothing to run" in capsys.readouterr().out
 
 
-def test_demo_runs_every_registered_reproduction_at_smoke_scale(capsys, monkeypatch, tmp_path):
+def test_demo_runs_every_registered_reproduction_at_demo_scale(capsys, monkeypatch, tmp_path):
     calls = []
     fake = cli.Reproduction("pkg.table1", "a table", "paper, Table 1",
                             lambda scale, data_dir, out: calls.append((scale, data_dir, out)) or out)
@@ -20,7 +20,7 @@ def test_demo_runs_every_registered_reproduction_at_smoke_scale(capsys, monkeypa
     assert cli.main(["list"]) == 0
     assert "pkg.table1" in capsys.readouterr().out
     assert cli.main(["demo", "--out", str(tmp_path)]) == 0
-    assert calls == [("smoke", None, str(tmp_path))]
+    assert calls == [("demo", None, str(tmp_path))]
     assert cli.main(["run", "pkg.table1", "--scale", "paper", "--data-dir", "/data"]) == 0
     assert calls[-1] == ("paper", "/data", "runs")
 

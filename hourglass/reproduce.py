@@ -1,0 +1,230 @@
+"""Reproduce CV701 Table 1: every block variant trained and evaluated, beside the paper.
+
+Scales (``--scale``):
+
+``paper``
+    the full-size presets (256 x 256 input, 2 stacks, 128 features, depth 4) with the
+    anibali recipe exactly (batch 24, 20 epochs over the training split, RMSprop 1e-3, x0.1 at
+    epochs 15 and 17), validation every epoch. Days per row on a CPU; meant for a GPU and the
+    real MPII (``--data-dir``).
+``smoke``
+    every row on the synthetic MPII with a tiny version of the same network (64 x 64 input,
+    depth 2, 16 features; the row's block/stem/stack weights unchanged): 20 epochs of 30
+    steps at batch 8 (600 steps), lr 2.5e-3, same decay epochs. About a minute per row on 2
+    CPU cores.
+``demo``
+    the smoke setting for three rows (baseline, stack weights [0.3, 0.7], 3x3 DS everywhere).
+
+Deviations (smoke and demo only): input, depth, width, batch, steps and learning rate are
+scaled down so that the whole table runs in minutes on a CPU; lr 2.5e-3 instead of 1e-3 lets
+600 steps leave the all-zero-heatmap plateau. Parameter counts in the table are those of the
+full-size presets (built, counted, and asserted in the tests), not of the tiny models.
+
+The table prints, per row: our PCKh@0.5 (bearpaw variant, the one CV701 reports) beside the
+paper's, parameters beside the paper's column, and training time relative to the baseline
+beside the paper's own ratio (the report's framing). A "mean pose" row gives the chance level:
+every joint placed at its mean position in the person box.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+
+import numpy as np
+
+# presets is plain data (no TensorFlow); train/evaluate are imported where used, so that
+# `repro list` stays fast.
+from hourglass.presets import GROUPS, TABLE1, TABLE1_PRESETS, get_preset
+
+logger = logging.getLogger("reprokit.hourglass")
+
+SMOKE = {"input_size": 64, "model": {"num_features": 16, "depth": 2}, "epochs": 20,
+         "steps_per_epoch": 30, "batch_size": 8, "learning_rate": 2.5e-3, "validate": False}
+SCALES = {
+    "demo": (SMOKE, ("cv701_baseline", "cv701_weights_03_07", "cv701_ds_all")),
+    "smoke": (SMOKE, tuple(p.name for p in TABLE1_PRESETS)),
+    "paper": ({"input_size": 256, "model": {}, "validate": True}, tuple(p.name for p in TABLE1_PRESETS)),
+}
+#: Synthetic MPII used by smoke/demo (people per split, image side).
+SYNTHETIC = {"num_train": 1024, "num_valid": 128, "image_size": (96, 96), "seed": 0}
+
+
+def paper_minutes(cell: str) -> float | None:
+    """``"2hr 30min(20)"`` -> 150.0; ``""`` -> None."""
+    m = re.match(r"\s*(\d+)\s*hr\s*(\d+)\s*min", cell or "")
+    return int(m.group(1)) * 60 + int(m.group(2)) if m else None
+
+
+def _full_size_params(name: str) -> int:
+    import keras
+
+    from hourglass.presets import build_preset
+
+    model = build_preset(name)
+    n = int(sum(np.prod(w.shape) for w in model.trainable_weights))
+    del model
+    keras.backend.clear_session()
+    return n
+
+
+def reproduce_table1(scale: str = "smoke", data_dir: str | None = None, out_root: str = "runs",
+                     rows=None, seed: int = 0) -> str:
+    """Train and evaluate the Table 1 rows; returns the results directory.
+
+    Interrupting and rerunning the same command continues: finished rows are read back from
+    ``rows/<preset>.json``, the interrupted row resumes from its last epoch backup.
+    """
+    from hourglass.data import load_mpii
+    from hourglass.evaluate import mean_pose_baseline
+    from hourglass.synthetic import write_synthetic_mpii
+    from reprokit.training import create_run_dir
+
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {sorted(SCALES)}, got {scale!r}")
+    settings, names = SCALES[scale]
+    names = tuple(rows) if rows else names
+    for n in names:
+        get_preset(n)
+    if data_dir is None:
+        data_dir = write_synthetic_mpii(os.path.join(out_root, "data", "synthetic-mpii"), **SYNTHETIC)
+        data_label = "synthetic MPII (hourglass.synthetic, {num_train} train / {num_valid} valid)".format(**SYNTHETIC)
+    else:
+        data_label = f"MPII at {data_dir}"
+    config = {"table": TABLE1, "scale": scale, "rows": list(names), "settings": settings,
+              "data_dir": os.path.abspath(data_dir), "seed": seed}
+    run = create_run_dir(f"hourglass-table1-{scale}", config, out_root)
+    os.makedirs(run.file("rows"), exist_ok=True)
+    results = {}
+    for i, name in enumerate(names):
+        cached = run.file("rows", f"{name}.json")
+        if os.path.exists(cached):
+            with open(cached, encoding="utf-8") as f:
+                results[name] = json.load(f)
+            print(f"[{i + 1}/{len(names)}] {name}: done earlier, Mean {results[name]['Mean']:.2f}",
+                  flush=True)
+            continue
+        print(f"[{i + 1}/{len(names)}] {name}: training", flush=True)
+        from hourglass.train import TrainConfig, train
+
+        cfg = TrainConfig(preset=name, data_dir=data_dir, seed=seed, **settings)
+        start = time.perf_counter()
+        _, res = train(cfg, runs_root=run.file("rows"), name=name, verbose=0)
+        res["wall_seconds"] = time.perf_counter() - start
+        res["full_size_params"] = _full_size_params(name)
+        with open(cached, "w", encoding="utf-8") as f:
+            json.dump(res, f, indent=2)
+        results[name] = res
+        print(f"[{i + 1}/{len(names)}] {name}: Mean PCKh {res['Mean']:.2f} "
+              f"({res['train_seconds']:.0f} s)", flush=True)
+    chance = mean_pose_baseline(load_mpii(data_dir, "train"), load_mpii(data_dir, "valid"))
+    summary = {"scale": scale, "data": data_label, "variant": "bearpaw", "rows": results,
+               "mean_pose": chance}
+    with open(run.file("results.json"), "w", encoding="utf-8") as f:
+        json.dump(summary, f, indent=2)
+    with open(run.file("results.md"), "w", encoding="utf-8") as f:
+        f.write(table1_markdown(summary))
+    plot_table1(summary, run.file("table1.png"))
+    _plot_all_curves(results, run.file("pckh_curves.png"))
+    run.mark_finished()
+    print(table1_markdown(summary))
+    return run.path
+
+
+def table1_markdown(summary: dict) -> str:
+    rows = summary["rows"]
+    base = rows.get("cv701_baseline")
+    paper_base = paper_minutes(get_preset("cv701_baseline").paper_time)
+    head = ["Row", *[f"{g} ours / paper" for g in GROUPS], "Params ours / paper",
+            "Time vs baseline ours / paper"]
+    lines = [f"# CV701 Table 1, scale `{summary['scale']}`", "",
+             f"Data: {summary['data']}. PCKh@0.5, variant `{summary['variant']}` (Head = head top, "
+             "Mean = unweighted mean of 14 joints without pelvis and thorax; bearpaw "
+             "`eval_PCKh.py`, what CV701 reports). Paper numbers: CV701 report Table 1 "
+             "(MPII validation, full-size models, 20 epochs). Params: full-size preset "
+             "(trainable). Time: this run's training wall time (tracing included) relative "
+             "to the baseline row; paper: its training-time cell relative to its baseline.", "",
+             "| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+    for name, r in rows.items():
+        p = get_preset(name)
+        pp = p.paper_pckh or (None,) * len(GROUPS)
+        cells = [p.title]
+        for g, paper in zip(GROUPS, pp):
+            cells.append(f"{r[g]:.1f} / {paper:.2f}" if paper is not None else f"{r[g]:.1f} / -")
+        cells.append(f"{r['full_size_params'] / 1e6:.2f}M / {p.paper_params or '-'}")
+        ours = f"{r['train_seconds'] / base['train_seconds']:.2f}" if base else "-"
+        pm = paper_minutes(p.paper_time)
+        theirs = f"{pm / paper_base:.2f} ({p.paper_time})" if pm and paper_base else "-"
+        cells.append(f"{ours} / {theirs}")
+        lines.append("| " + " | ".join(cells) + " |")
+    ch = summary["mean_pose"]
+    lines.append("| Mean pose (chance level) | " + " | ".join(f"{ch[g]:.1f} / -" for g in GROUPS)
+                 + " | 0 / - | - |")
+    notes = [p for p in (get_preset(n) for n in rows) if p.note]
+    if notes:
+        lines += ["", "Notes:"] + [f"- {p.title}: {p.note}" for p in notes]
+    return "\n".join(lines) + "\n"
+
+
+def plot_table1(summary: dict, path: str):
+    """Params (full size) vs relative training time, coloured by Mean PCKh, one point per row."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = summary["rows"]
+    base = rows.get("cv701_baseline") or next(iter(rows.values()))
+    names = list(rows)
+    params = [rows[n]["full_size_params"] / 1e6 for n in names]
+    rel = [rows[n]["train_seconds"] / base["train_seconds"] for n in names]
+    mean = [rows[n]["Mean"] for n in names]
+    paper = [get_preset(n).paper_pckh[-1] for n in names]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), dpi=100)
+    sc = axes[0].scatter(params, rel, c=mean, cmap="viridis", s=60)
+    for x, y, n in zip(params, rel, names):
+        axes[0].annotate(n.replace("cv701_", ""), (x, y), fontsize=7, xytext=(3, 3),
+                         textcoords="offset points")
+    fig.colorbar(sc, ax=axes[0], label=f"Mean PCKh@0.5 ({summary['scale']})")
+    axes[0].set(xlabel="parameters, full-size preset (M)", ylabel="training time / baseline",
+                title="params vs time vs PCKh")
+    axes[1].scatter(paper, mean)
+    for x, y, n in zip(paper, mean, names):
+        axes[1].annotate(n.replace("cv701_", ""), (x, y), fontsize=7, xytext=(3, 3),
+                         textcoords="offset points")
+    axes[1].axhline(summary["mean_pose"]["Mean"], ls="--", c="gray", label="mean pose (chance)")
+    axes[1].set(xlabel="paper Mean PCKh@0.5 (CV701 Table 1)", ylabel="our Mean PCKh@0.5",
+                title="ours vs paper")
+    axes[1].legend(fontsize=7)
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _plot_all_curves(results: dict, path: str):
+    from hourglass.evaluate import plot_curves
+
+    plot_curves({n.replace("cv701_", ""): (r["curve"]["thresholds"], r["curve"]["pckh"])
+                 for n, r in results.items()}, path, "PCKh curves (bearpaw variant)")
+
+
+def _run(scale: str, data_dir: str | None, out_root: str) -> str:
+    return reproduce_table1(scale, data_dir, out_root)
+
+
+def reproduction():
+    """The ``repro`` registration (entry point ``hourglass.table1``)."""
+    from reprokit.cli import Reproduction
+
+    return Reproduction("hourglass.table1", "CV701 Table 1: stacked-hourglass block variants on MPII",
+                        TABLE1, _run)
+
+
+TABLE1_REPRODUCTION = reproduction()
+
+__all__ = ["SCALES", "SYNTHETIC", "TABLE1_REPRODUCTION", "paper_minutes", "plot_table1",
+           "reproduce_table1", "table1_markdown"]
