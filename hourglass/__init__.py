@@ -10,7 +10,7 @@ PCKh (:mod:`hourglass.evaluate`), the Table 1 reproduction (:mod:`hourglass.repr
 Attributes are imported on first use, so ``import hourglass`` (and ``repro list``) does not
 start TensorFlow.
 """
-import importlib
+from reprokit import lazy_exports
 
 _EXPORTS = {
     "BLOCKS": "hourglass.model", "STEMS": "hourglass.model", "BlockOptions": "hourglass.model",
@@ -24,15 +24,7 @@ _EXPORTS = {
     "reproduce_table1": "hourglass.reproduce",
 }
 
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'hourglass' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + list(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(_EXPORTS)
 
 
 __all__ = sorted(_EXPORTS)

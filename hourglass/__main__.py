@@ -150,7 +150,8 @@ def _predict(args) -> int:
 def _reproduce(args) -> int:
     from hourglass.reproduce import reproduce_table1
 
-    out = reproduce_table1(args.scale, args.data_dir, args.out, args.rows or None, args.seed)
+    out = reproduce_table1(args.scale, args.data_dir, args.out, args.rows or None, args.seed,
+                           args.workers)
     print(f"results in {out}")
     return 0
 
@@ -215,6 +216,8 @@ def main(argv=None) -> int:
     r.add_argument("table", choices=("table1",))
     r.add_argument("--scale", choices=("demo", "smoke", "paper"), default="smoke")
     r.add_argument("--rows", nargs="*", default=None, help="preset names (default: all rows)")
+    r.add_argument("--workers", type=int, default=None,
+                   help="rows trained in parallel processes (default: 2 for smoke, else 1)")
     _data_args(r)
     r.set_defaults(fn=_reproduce)
     args = parser.parse_args(argv)

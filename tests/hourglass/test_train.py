@@ -193,3 +193,37 @@ def test_train_killed_with_sigkill_resumes_then_evaluate_and_predict(mpii_dir, t
     data = json.load(open(stem + ".keypoints.json"))
     assert len(data["keypoints"]) == 16 and data["keypoints"][9]["name"] == "head_top"
     assert os.path.getsize(stem + ".overlay.png") > 0
+
+
+def test_table1_is_registered_with_repro():
+    from reprokit.cli import discover
+
+    assert "hourglass.table1" in [r.name for r in discover()]
+
+
+def test_interrupted_reproduction_keeps_finished_rows(tmp_path, monkeypatch, mpii_dir):
+    import hourglass.reproduce as rp
+    import hourglass.train as tr
+
+    calls = []
+
+    def fake_train(cfg, runs_root, name, verbose):
+        calls.append(cfg.preset)
+        if cfg.preset == "cv701_ds_all" and calls.count("cv701_ds_all") == 1:
+            raise KeyboardInterrupt
+        r = {g: 50.0 for g in ("Head", "Shoulder", "Elbow", "Wrist", "Hip", "Knee", "Ankle", "Mean")}
+        return None, {**r, "train_seconds": 2.0 if cfg.preset == "cv701_ds_all" else 4.0,
+                      "curve": {"thresholds": [0, 0.5], "pckh": [0, 50]}}
+
+    monkeypatch.setattr(tr, "train", fake_train)
+    monkeypatch.setattr(rp, "_full_size_params", lambda name: 1_000_000)
+    rows = ["cv701_baseline", "cv701_ds_all"]
+    with pytest.raises(KeyboardInterrupt):
+        rp.reproduce_table1("smoke", mpii_dir, str(tmp_path), rows, workers=1)
+    out = rp.reproduce_table1("smoke", mpii_dir, str(tmp_path), rows, workers=1)
+    assert calls == ["cv701_baseline", "cv701_ds_all", "cv701_ds_all"]   # baseline not redone
+    text = open(os.path.join(out, "results.md")).read()
+    assert "| 3x3 Depthwise Separable Convolutions | 50.0 / 93.25 |" in text
+    assert "0.50 / 0.93" in text
+    for name in ("results.json", "table1.png", "pckh_curves.png"):
+        assert os.path.getsize(os.path.join(out, name)) > 0
