@@ -38,10 +38,14 @@ class Reproduction:
 
 def discover() -> list[Reproduction]:
     """All registered reproductions, sorted by name."""
+    # Under ``python -m reprokit.cli`` this module is ``__main__``; the packages register
+    # instances of the importable ``reprokit.cli.Reproduction``, so check against that class.
+    from reprokit.cli import Reproduction as registered
+
     found = []
     for ep in metadata.entry_points(group=GROUP):
         obj = ep.load()
-        if not isinstance(obj, Reproduction):
+        if not isinstance(obj, registered):
             raise TypeError(f"entry point {ep.name!r} ({ep.value}) is a {type(obj).__name__}, "
                             "not a reprokit.cli.Reproduction")
         found.append(obj)

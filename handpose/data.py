@@ -1,0 +1,156 @@
+"""RHD reader, the ground-truth hand crop and PoseNet heatmap targets (hand3d semantics).
+
+RHD layout (Rendered Handpose Dataset v1.1, reference/handpose.md §4.1)::
+
+    RHD_published_v2/
+        training/color/00000.png  training/mask/00000.png  training/depth/00000.png
+        training/anno_training.pickle
+        evaluation/...            evaluation/anno_evaluation.pickle
+
+``anno_*.pickle``: sample id -> ``{"xyz": (42, 3), "uv_vis": (42, 3) = (u, v, visible),
+"K": (3, 3)}``; keypoints 0-20 are the left hand, 21-41 the right; mask ids 2-17 are
+left-hand parts, 18-33 right-hand parts (1 = person).
+
+hand3d's conventions reproduced here (``data/BinaryDbReader.py``, §3 and §3.1): uv are
+truncated to integers (its binary records store them through int32); the hand with strictly
+more mask pixels is used (ties -> right); keypoint 0 becomes the palm, ``(kp0 + kp12) / 2``
+with visibility ``vis0 or vis12``, unless ``use_wrist_coord``; the hand mask is ``parts > 1``.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+
+import numpy as np
+import tensorflow as tf
+
+from reprokit.data import read_image
+
+NUM_KEYPOINTS = 21
+SPLITS = ("training", "evaluation")
+#: Heatmap width of hand3d's ``create_multiple_gaussian_map``: ``exp(-d^2 / sigma^2)``, sigma 25.
+SIGMA = 25.0
+CROP_SIZE = 256
+
+
+def read_rhd_annotations(root: str, split: str = "training") -> dict:
+    """The records of one RHD split: paths, uv (truncated), visibility, K, xyz."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    folder = os.path.join(root, split)
+    path = os.path.join(folder, f"anno_{split}.pickle")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"RHD annotations {path!r} not found (expected the "
+                                "RHD_published_v2 layout, see handpose.data)")
+    with open(path, "rb") as f:
+        try:
+            anno = pickle.load(f)
+        except UnicodeDecodeError:
+            f.seek(0)
+            anno = pickle.load(f, encoding="latin1")
+    ids = sorted(anno)
+    rows = {"image_path": [], "mask_path": [], "uv": [], "visible": [], "K": [], "xyz": []}
+    for i in ids:
+        a = anno[i]
+        uv_vis = np.asarray(a["uv_vis"], np.float64)
+        if uv_vis.shape != (42, 3):
+            raise ValueError(f"{path}: sample {i} has uv_vis of shape {uv_vis.shape}, expected (42, 3)")
+        rows["image_path"].append(os.path.join(folder, "color", f"{i:05d}.png"))
+        rows["mask_path"].append(os.path.join(folder, "mask", f"{i:05d}.png"))
+        rows["uv"].append(np.trunc(uv_vis[:, :2]))            # hand3d: float -> int32 -> float
+        rows["visible"].append(uv_vis[:, 2] > 0)
+        rows["K"].append(np.asarray(a["K"], np.float64))
+        rows["xyz"].append(np.asarray(a["xyz"], np.float64))
+    return {"image_path": np.asarray(rows["image_path"]), "mask_path": np.asarray(rows["mask_path"]),
+            "uv": np.asarray(rows["uv"], np.float32), "visible": np.asarray(rows["visible"], np.float32),
+            "K": np.asarray(rows["K"], np.float32), "xyz": np.asarray(rows["xyz"], np.float32)}
+
+
+def select_hand(mask, uv, visible, use_wrist_coord: bool = False):
+    """hand3d's hand choice and palm keypoint, in TF (works inside ``tf.data``).
+
+    Args:
+        mask: uint8 ``(H, W)`` RHD part mask.
+        uv: ``(42, 2)``; visible: ``(42,)``.
+
+    Returns:
+        ``uv21`` ``(21, 2)``, ``visible21`` ``(21,)``, ``hand_side`` one-hot ``[left, right]``
+        and ``hand_mask`` float ``(H, W)`` (``parts > 1``: both hands).
+    """
+    m = tf.cast(mask, tf.int32)
+    left = tf.reduce_sum(tf.cast((m >= 2) & (m <= 17), tf.int32))
+    right = tf.reduce_sum(tf.cast((m >= 18) & (m <= 33), tf.int32))
+    use_left = left > right
+    uv = tf.cast(uv, tf.float32)
+    visible = tf.cast(visible, tf.float32)
+    uv21 = tf.where(use_left, uv[:21], uv[21:])
+    vis21 = tf.where(use_left, visible[:21], visible[21:])
+    if not use_wrist_coord:
+        palm = (uv21[0] + uv21[12]) / 2.0
+        uv21 = tf.concat([palm[None], uv21[1:]], 0)
+        vis21 = tf.concat([tf.maximum(vis21[0], vis21[12])[None], vis21[1:]], 0)
+    side = tf.where(use_left, tf.constant([1.0, 0.0]), tf.constant([0.0, 1.0]))
+    return uv21, vis21, side, tf.cast(m > 1, tf.float32)
+
+
+def gt_crop_params(uv, visible, image_hw, center_noise=None):
+    """Centre ``(row, col)`` and scale of hand3d's ground-truth crop (§3.1), numpy.
+
+    Centre = keypoint 12 (middle-finger MCP); over the visible keypoints (min clipped at 0, max
+    at the image size) ``size = 2 * max(max - centre, centre - min)`` clipped to [50, 500]
+    (200 if no keypoint is visible); ``scale = clip(256 / size, 1, 10)`` (never zooms out).
+    """
+    uv = np.asarray(uv, np.float64)
+    vis = np.asarray(visible) > 0
+    h, w = image_hw
+    center = np.array([uv[12, 1], uv[12, 0]])
+    if center_noise is not None:
+        center = center + np.asarray(center_noise)
+    if vis.any():
+        rc = uv[vis][:, ::-1]
+        lo = np.maximum(rc.min(0), 0)
+        hi = np.minimum(rc.max(0), [h, w])
+        size = 2 * max(np.max(hi - center), np.max(center - lo))
+        size = float(np.clip(size, 50, 500))
+    else:
+        size = 200.0
+    scale = float(np.clip(CROP_SIZE / size, 1.0, 10.0))
+    return center.astype(np.float32), np.float32(scale)
+
+
+def crop_keypoints(uv, center, scale):
+    """Keypoints into the 256 crop: ``u' = (u - c_col) * scale + 128`` (same for v)."""
+    uv = np.asarray(uv, np.float32)
+    c = np.asarray(center, np.float32)
+    return np.stack([(uv[..., 0] - c[..., 1, None]) * scale + CROP_SIZE // 2,
+                     (uv[..., 1] - c[..., 0, None]) * scale + CROP_SIZE // 2], -1) \
+        if uv.ndim == 3 else np.stack([(uv[:, 0] - c[1]) * scale + CROP_SIZE // 2,
+                                       (uv[:, 1] - c[0]) * scale + CROP_SIZE // 2], -1)
+
+
+def gaussian_maps(uv, visible, size=(CROP_SIZE, CROP_SIZE), sigma: float = SIGMA):
+    """hand3d ``create_multiple_gaussian_map``: ``exp(-d^2 / sigma^2)`` around the int-cast
+    keypoint; a map is all zero unless the keypoint is visible and strictly inside
+    ``0 < r < H - 1``, ``0 < c < W - 1``. TF; returns ``(H, W, K)``."""
+    uv = tf.cast(tf.cast(uv, tf.int32), tf.float32)                 # (K, 2) as (u, v)
+    h, w = size
+    rows = tf.range(h, dtype=tf.float32)[:, None, None]
+    cols = tf.range(w, dtype=tf.float32)[None, :, None]
+    d2 = (rows - uv[None, None, :, 1]) ** 2 + (cols - uv[None, None, :, 0]) ** 2
+    inside = ((uv[:, 1] > 0) & (uv[:, 1] < h - 1) & (uv[:, 0] > 0) & (uv[:, 0] < w - 1))
+    keep = tf.cast(inside & (tf.cast(visible, tf.float32) > 0), tf.float32)
+    return tf.exp(-d2 / sigma ** 2) * keep[None, None, :]
+
+
+def decode_rhd(record) -> dict:
+    """``tf.data`` decode of one RHD record: image, part mask, and the selected 21-kp hand."""
+    image = read_image(record["image_path"])
+    image.set_shape([None, None, 3])
+    mask = read_image(record["mask_path"], channels=1)[..., 0]
+    uv21, vis21, side, hand_mask = select_hand(mask, record["uv"], record["visible"])
+    return {"image": image, "keypoints": uv21, "visible": vis21, "hand_side": side,
+            "hand_mask": hand_mask, "meta": {"index": record["index"], "path": record["image_path"]}}
+
+
+__all__ = ["CROP_SIZE", "NUM_KEYPOINTS", "SIGMA", "crop_keypoints", "decode_rhd", "gaussian_maps",
+           "gt_crop_params", "read_rhd_annotations", "select_hand"]
