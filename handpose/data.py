@@ -93,39 +93,34 @@ def select_hand(mask, uv, visible, use_wrist_coord: bool = False):
     return uv21, vis21, side, tf.cast(m > 1, tf.float32)
 
 
-def gt_crop_params(uv, visible, image_hw, center_noise=None):
-    """Centre ``(row, col)`` and scale of hand3d's ground-truth crop (§3.1), numpy.
+def gt_crop_params(uv, visible, image_hw, center_noise=None, crop_size: int = CROP_SIZE):
+    """Centre ``(row, col)`` and scale of hand3d's ground-truth crop (§3.1), TF ops.
 
-    Centre = keypoint 12 (middle-finger MCP); over the visible keypoints (min clipped at 0, max
-    at the image size) ``size = 2 * max(max - centre, centre - min)`` clipped to [50, 500]
-    (200 if no keypoint is visible); ``scale = clip(256 / size, 1, 10)`` (never zooms out).
+    Centre = keypoint 12 (middle-finger MCP) plus ``center_noise`` (row, col) if given; over
+    the visible keypoints (min clipped at 0, max at the image size)
+    ``size = 2 * max(max - centre, centre - min)`` clipped to [50, 500] (200 if no keypoint is
+    visible); ``scale = clip(256 / size, 1, 10)`` (never zooms out). ``crop_size`` other than
+    256 (smoke runs) scales the size limits with it, so the crop covers the same hand area.
     """
-    uv = np.asarray(uv, np.float64)
-    vis = np.asarray(visible) > 0
-    h, w = image_hw
-    center = np.array([uv[12, 1], uv[12, 0]])
-    if center_noise is not None:
-        center = center + np.asarray(center_noise)
-    if vis.any():
-        rc = uv[vis][:, ::-1]
-        lo = np.maximum(rc.min(0), 0)
-        hi = np.minimum(rc.max(0), [h, w])
-        size = 2 * max(np.max(hi - center), np.max(center - lo))
-        size = float(np.clip(size, 50, 500))
-    else:
-        size = 200.0
-    scale = float(np.clip(CROP_SIZE / size, 1.0, 10.0))
-    return center.astype(np.float32), np.float32(scale)
+    uv = tf.cast(uv, tf.float32)
+    vis = tf.cast(visible, tf.float32) > 0
+    rc = tf.reverse(uv, [-1])
+    center = rc[12] + (0.0 if center_noise is None else tf.cast(center_noise, tf.float32))
+    hw = tf.cast(tf.stack(image_hw), tf.float32)
+    big = tf.fill([tf.shape(rc)[0], 2], 1e9)
+    lo = tf.maximum(tf.reduce_min(tf.where(vis[:, None], rc, big), 0), 0.0)
+    hi = tf.minimum(tf.reduce_max(tf.where(vis[:, None], rc, -big), 0), hw)
+    size = 2.0 * tf.maximum(tf.reduce_max(hi - center), tf.reduce_max(center - lo))
+    size = tf.where(tf.reduce_any(vis), tf.clip_by_value(size, 50.0, 500.0), 200.0)
+    scale = tf.clip_by_value(CROP_SIZE / size, 1.0, 10.0) * (crop_size / CROP_SIZE)
+    return center, scale
 
 
-def crop_keypoints(uv, center, scale):
-    """Keypoints into the 256 crop: ``u' = (u - c_col) * scale + 128`` (same for v)."""
-    uv = np.asarray(uv, np.float32)
-    c = np.asarray(center, np.float32)
-    return np.stack([(uv[..., 0] - c[..., 1, None]) * scale + CROP_SIZE // 2,
-                     (uv[..., 1] - c[..., 0, None]) * scale + CROP_SIZE // 2], -1) \
-        if uv.ndim == 3 else np.stack([(uv[:, 0] - c[1]) * scale + CROP_SIZE // 2,
-                                       (uv[:, 1] - c[0]) * scale + CROP_SIZE // 2], -1)
+def crop_keypoints(uv, center, scale, crop_size: int = CROP_SIZE):
+    """Keypoints ``(K, 2)`` into the crop: ``u' = (u - c_col) * scale + crop_size // 2`` (TF)."""
+    uv = tf.cast(uv, tf.float32)
+    c = tf.cast(center, tf.float32)
+    return (uv - tf.reverse(c, [-1])) * scale + float(crop_size // 2)
 
 
 def gaussian_maps(uv, visible, size=(CROP_SIZE, CROP_SIZE), sigma: float = SIGMA):
@@ -154,3 +149,62 @@ def decode_rhd(record) -> dict:
 
 __all__ = ["CROP_SIZE", "NUM_KEYPOINTS", "SIGMA", "crop_keypoints", "decode_rhd", "gaussian_maps",
            "gt_crop_params", "read_rhd_annotations", "select_hand"]
+
+
+# ------------------------------------------------------------------------------- STB
+#: STB bumblebee (BB) intrinsics and stereo baseline (hand3d data/stb/create_db.m; §4.2).
+STB_FOCAL, STB_CX, STB_CY = 822.79041, 318.47345, 250.31296
+STB_BASELINE_MM = 120.054
+#: STB -> RHD keypoint order: ``rhd[i] = stb[STB_TO_RHD[i]]``.
+STB_TO_RHD = (0, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1)
+STB_EVAL = ("B1Counting", "B1Random")
+STB_TRAIN = tuple(f"B{i}{kind}" for i in range(2, 7) for kind in ("Counting", "Random"))
+
+
+def stb_project(xyz_mm, view: str = "left"):
+    """Pixel ``(u, v)`` of STB joints ``(..., 3)`` in mm for the left or right BB view."""
+    xyz = np.asarray(xyz_mm, np.float64).copy()
+    if view == "right":
+        xyz[..., 0] -= STB_BASELINE_MM
+    elif view != "left":
+        raise ValueError(f"view must be 'left' or 'right', got {view!r}")
+    u = STB_FOCAL * xyz[..., 0] / xyz[..., 2] + STB_CX
+    v = STB_FOCAL * xyz[..., 1] / xyz[..., 2] + STB_CY
+    return np.stack([u, v], -1)
+
+
+def read_stb(root: str, sequences=STB_EVAL, views=("left", "right"), wrist: bool = False) -> dict:
+    """STB records from the published layout (``labels/<seq>_BB.mat`` with ``handPara``
+    ``(3, 21, N)`` in mm; images ``<seq>/BB_{left,right}_<i>.png``).
+
+    Keypoints are reordered to RHD order, xyz converted to metres, uv projected with the BB
+    intrinsics; all keypoints are visible. Keypoint 0 is STB's palm centre; ``wrist=True``
+    extrapolates a wrist as ``kp16 + 2 (kp0 - kp16)`` (hand3d's choice, §4.2).
+    """
+    from scipy.io import loadmat
+
+    rows = {"image_path": [], "uv": [], "xyz": [], "visible": []}
+    for seq in sequences:
+        label = os.path.join(root, "labels", f"{seq}_BB.mat")
+        if not os.path.exists(label):
+            raise FileNotFoundError(f"STB labels {label!r} not found (see handpose.data)")
+        para = np.asarray(loadmat(label)["handPara"], np.float64)
+        if para.ndim != 3 or para.shape[:2] != (3, 21):
+            raise ValueError(f"{label}: handPara has shape {para.shape}, expected (3, 21, N)")
+        xyz = para.transpose(2, 1, 0)[:, list(STB_TO_RHD)]
+        if wrist:
+            xyz[:, 0] = xyz[:, 16] + 2 * (xyz[:, 0] - xyz[:, 16])
+        for view in views:
+            uv = stb_project(xyz, view)
+            for i in range(len(xyz)):
+                rows["image_path"].append(os.path.join(root, seq, f"BB_{view}_{i}.png"))
+            rows["uv"].append(uv)
+            rows["xyz"].append(xyz / 1000.0)
+            rows["visible"].append(np.ones(xyz.shape[:2]))
+    return {"image_path": np.asarray(rows["image_path"]),
+            "uv": np.concatenate(rows["uv"]).astype(np.float32),
+            "xyz": np.concatenate(rows["xyz"]).astype(np.float32),
+            "visible": np.concatenate(rows["visible"]).astype(np.float32)}
+
+
+__all__ += ["STB_EVAL", "STB_TO_RHD", "STB_TRAIN", "read_stb", "stb_project"]

@@ -91,13 +91,17 @@ def _pool(x, name):
     return layers.MaxPooling2D(2, 2, padding="valid", name=name)(x)
 
 
-def _vgg_front(x):
+def _vgg_front(x, width: float = 1.0):
     """conv1_1 .. conv3_4 with three pools (stride 8); shared by every model here."""
     for block, (n, filters) in enumerate(((2, 64), (2, 128), (4, 256)), start=1):
         for i in range(1, n + 1):
-            x = conv(x, filters, 3, f"conv{block}_{i}")
+            x = conv(x, _w(filters, width), 3, f"conv{block}_{i}")
         x = _pool(x, f"pool{block}")
     return x
+
+
+def _w(filters: int, width: float) -> int:
+    return max(1, int(round(filters * width)))
 
 
 def _check(variant, input_shape):
@@ -158,7 +162,8 @@ class DynamicResize(layers.Layer):
 
 def build_posenet(variant: str = "hand3d", refinement: str = "conv", kernel_size: int = 7,
                   separable_outputs: bool = False, num_keypoints: int = NUM_KEYPOINTS,
-                  input_shape=(256, 256, 3), name: str | None = None) -> keras.Model:
+                  input_shape=(256, 256, 3), width: float = 1.0,
+                  name: str | None = None) -> keras.Model:
     """PoseNet2D: ``(N, 256, 256, 3)`` -> three score maps ``(N, 32, 32, num_keypoints)``.
 
     Args:
@@ -167,40 +172,45 @@ def build_posenet(variant: str = "hand3d", refinement: str = "conv", kernel_size
             the refinement stages' k x k convs).
         kernel_size: refinement kernel, 7 in hand3d, CPM and the paper table (3 also studied).
         separable_outputs: with ``"separable"``, make the stages' 1x1 layers separable too.
+        width: multiplies the filters of every hidden conv (not the score maps). 1 is the
+            model of the papers (and the only width the parameter counts refer to); smaller
+            values are for smoke-scale runs on a CPU.
     """
     _check(variant, input_shape)
     if refinement not in ("conv", "separable"):
         raise ValueError(f"refinement must be 'conv' or 'separable', got {refinement!r}")
+    if width <= 0:
+        raise ValueError(f"width must be > 0, got {width!r}")
     if kernel_size < 1 or kernel_size % 2 == 0:
         raise ValueError(f"kernel_size must be a positive odd integer, got {kernel_size!r}")
     sep = refinement == "separable"
     sep1 = sep and separable_outputs
     inp = keras.Input(input_shape, name="image")
-    x = _vgg_front(inp)
+    x = _vgg_front(inp, width)
     maps = []
     if variant == "hand3d":
-        x = conv(x, 512, 3, "conv4_1")
-        x = conv(x, 512, 3, "conv4_2")
+        x = conv(x, _w(512, width), 3, "conv4_1")
+        x = conv(x, _w(512, width), 3, "conv4_2")
         for i in range(3, 7):
-            x = conv(x, 256, 3, f"conv4_{i}")
-        encoding = conv(x, 128, 3, "conv4_7")
-        x = conv(encoding, 512, 1, "conv5_1")
+            x = conv(x, _w(256, width), 3, f"conv4_{i}")
+        encoding = conv(x, _w(128, width), 3, "conv4_7")
+        x = conv(encoding, _w(512, width), 1, "conv5_1")
         maps.append(conv(x, num_keypoints, 1, "conv5_2", act=False))
         for stage in (6, 7):
             x = layers.Concatenate(name=f"concat{stage}")([maps[-1], encoding])
             for i in range(1, 6):
-                x = conv(x, 128, kernel_size, f"conv{stage}_{i}", separable=sep)
-            x = conv(x, 128, 1, f"conv{stage}_6", separable=sep1)
+                x = conv(x, _w(128, width), kernel_size, f"conv{stage}_{i}", separable=sep)
+            x = conv(x, _w(128, width), 1, f"conv{stage}_6", separable=sep1)
             maps.append(conv(x, num_keypoints, 1, f"conv{stage}_7", act=False, separable=sep1))
     else:
         for i in range(1, 5):
-            x = conv(x, 512, 3, f"conv4_{i}")
-        features = conv(x, 512, 3, "conv5_1")                      # layer 16
+            x = conv(x, _w(512, width), 3, f"conv4_{i}")
+        features = conv(x, _w(512, width), 3, "conv5_1")                      # layer 16
         maps.append(conv(features, num_keypoints, 1, "stage1_out", act=False))   # layer 17
         for stage in (2, 3):
             x = layers.Concatenate(name=f"stage{stage}_concat")([features, *maps])
             for i in range(1, 6):
-                x = conv(x, 128, kernel_size, f"stage{stage}_conv{i}", separable=sep)
+                x = conv(x, _w(128, width), kernel_size, f"stage{stage}_conv{i}", separable=sep)
             maps.append(conv(x, num_keypoints, 1, f"stage{stage}_out", act=False, separable=sep1))
     default = f"posenet_{variant}_{'mixed' if sep else 'original'}"
     return keras.Model(inp, maps, name=name or default)

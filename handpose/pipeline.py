@@ -80,7 +80,7 @@ def crop_scale(size, margin: float = 1.25, low: float = 0.25, high: float = 5.0,
 
 
 def crop_boxes(center, scale, image_shape, crop_size: int = CROP_SIZE):
-    """``crop_and_resize`` boxes of hand3d's ``crop_image_from_xy``.
+    """``crop_and_resize`` boxes of hand3d's ``crop_image_from_xy`` (TF ops; numpy works too).
 
     The window side is ``round(crop_size / scale)`` pixels, the centre is cast to int;
     ``y1 = row - side // 2``, ``y2 = y1 + side`` (same for x); the box is normalised by the
@@ -91,18 +91,18 @@ def crop_boxes(center, scale, image_shape, crop_size: int = CROP_SIZE):
     Returns:
         float32 ``(N, 4)`` as ``(y1, x1, y2, x2)`` normalised.
     """
-    center = np.asarray(center, np.float32).reshape(-1, 2).astype(np.int32)
-    side = np.round(crop_size / np.asarray(scale, np.float32).reshape(-1)).astype(np.int32)
-    h, w = image_shape
-    y1 = center[:, 0] - side // 2
-    x1 = center[:, 1] - side // 2
-    return np.stack([y1 / h, x1 / w, (y1 + side) / h, (x1 + side) / w], -1).astype(np.float32)
+    center = tf.cast(tf.cast(tf.reshape(tf.cast(center, tf.float32), [-1, 2]), tf.int32), tf.float32)
+    side = tf.round(crop_size / tf.reshape(tf.cast(scale, tf.float32), [-1]))
+    half = tf.floor(side / 2)
+    h, w = tf.cast(image_shape[0], tf.float32), tf.cast(image_shape[1], tf.float32)
+    y1, x1 = center[:, 0] - half, center[:, 1] - half
+    return tf.stack([y1 / h, x1 / w, (y1 + side) / h, (x1 + side) / w], -1)
 
 
 def crop_image_from_xy(image, center, scale, crop_size: int = CROP_SIZE):
     """Bilinear crops ``(N, crop_size, crop_size, C)``, zero outside the image."""
     image = tf.convert_to_tensor(image, tf.float32)
-    boxes = crop_boxes(center, scale, image.shape[1:3], crop_size)
+    boxes = crop_boxes(center, scale, tf.shape(image)[1:3], crop_size)
     return tf.image.crop_and_resize(image, boxes, tf.range(tf.shape(image)[0]),
                                     [crop_size, crop_size], method="bilinear", extrapolation_value=0)
 

@@ -65,3 +65,38 @@ def write_synthetic_rhd(root: str, split: str = "training", count: int = 32,
 
 
 __all__ = ["LEFT_IDS", "RIGHT_IDS", "write_synthetic_rhd"]
+
+
+def write_synthetic_stb(root: str, sequences=("B1Counting",), frames: int = 4,
+                        image_size=(480, 640), seed: int = 0) -> str:
+    """Write STB-layout sequences: ``labels/<seq>_BB.mat`` (``handPara`` (3, 21, N) in mm, STB
+    keypoint order) and ``<seq>/BB_{left,right}_<i>.png`` whose hands sit where the BB
+    projection puts the joints."""
+    from scipy.io import savemat
+
+    from handpose.data import STB_BASELINE_MM, STB_CX, STB_CY, STB_FOCAL, STB_TO_RHD
+
+    os.makedirs(os.path.join(root, "labels"), exist_ok=True)
+    inverse = np.argsort(STB_TO_RHD)                 # RHD order -> STB order
+    for s, seq in enumerate(sequences):
+        os.makedirs(os.path.join(root, seq), exist_ok=True)
+        para = np.zeros((3, 21, frames))
+        for i in range(frames):
+            fig = render_figure(HAND21, image_size, seed * 1_000_003 + 1000 * s + i,
+                                figure_height=(0.3, 0.5))
+            z = 500.0                                 # mm in front of the left camera
+            uv = fig["keypoints"].astype(np.float64)
+            xyz = np.stack([(uv[:, 0] - STB_CX) * z / STB_FOCAL, (uv[:, 1] - STB_CY) * z / STB_FOCAL,
+                            np.full(21, z)], -1)
+            para[:, :, i] = xyz[inverse].T
+            cv2.imwrite(os.path.join(root, seq, f"BB_left_{i}.png"),
+                        cv2.cvtColor(fig["image"], cv2.COLOR_RGB2BGR))
+            shift = int(round(STB_FOCAL * STB_BASELINE_MM / z))     # disparity in px
+            right = np.roll(fig["image"], -shift, axis=1)
+            cv2.imwrite(os.path.join(root, seq, f"BB_right_{i}.png"),
+                        cv2.cvtColor(right, cv2.COLOR_RGB2BGR))
+        savemat(os.path.join(root, "labels", f"{seq}_BB.mat"), {"handPara": para})
+    return root
+
+
+__all__ += ["write_synthetic_stb"]

@@ -50,3 +50,11 @@ def test_noise_is_seeded_and_sets_cover_table_iv():
     assert 0.05 < ((sp != img).any(-1)).mean() < 0.15
     names = set(corruption_sets())
     assert {"clean", "occlusion_0.1", "occlusion_0.3", "blur_21", "motion_45"} <= names
+
+
+def test_table4_numbers_as_printed():
+    from handpose.presets import TABLE4_ROWS
+
+    assert TABLE4_ROWS[("standard", 0.0)]["original"] == (16.958, 6.095, 0.733)
+    assert TABLE4_ROWS[("S-train*", 0.3)]["mixed"] == (27.717, 6.800, 0.670)
+    assert len(TABLE4_ROWS) == 7

@@ -51,7 +51,7 @@ def test_gt_crop_and_heatmaps_follow_hand3d():
     vis[[4, 12]] = 1
     center, scale = gt_crop_params(uv, vis, (240, 320))
     np.testing.assert_allclose(center, (60, 100))
-    assert scale == pytest.approx(256 / 60)          # size = 2 * 30 = 60 (>= 50)
+    assert float(scale) == pytest.approx(256 / 60)   # size = 2 * 30 = 60 (>= 50)
     kp = crop_keypoints(uv, center, scale)
     np.testing.assert_allclose(kp[12], (128, 128))
     np.testing.assert_allclose(kp[4], (128 + 30 * 256 / 60, 128 - 20 * 256 / 60), rtol=1e-5)
@@ -59,3 +59,23 @@ def test_gt_crop_and_heatmaps_follow_hand3d():
     assert np.unravel_index(maps[..., 0].argmax(), (64, 64)) == (20, 10)   # int-cast, (row, col)
     assert maps[20, 11, 0] == pytest.approx(np.exp(-1 / 25 ** 2))          # exp(-d^2 / sigma^2)
     assert maps[..., 1].max() == 0 and maps[..., 2].max() == 0              # border / invisible
+
+
+def test_stb_reader_reorders_projects_and_reads_both_views(tmp_path):
+    from handpose.data import STB_TO_RHD, read_stb, stb_project
+    from handpose.synthetic import write_synthetic_stb
+    from scipy.io import loadmat
+
+    root = write_synthetic_stb(str(tmp_path), frames=2, image_size=(120, 160), seed=2)
+    rec = read_stb(root, sequences=("B1Counting",))
+    assert len(rec["image_path"]) == 4 and rec["image_path"][2].endswith("BB_right_0.png")
+    para = loadmat(tmp_path / "labels" / "B1Counting_BB.mat")["handPara"]
+    # RHD keypoint 1 (thumb tip) is STB joint 20; metres
+    np.testing.assert_allclose(rec["xyz"][0, 1], para[:, 20, 0] / 1000, rtol=1e-6)
+    assert STB_TO_RHD[1] == 20
+    # the left-view projection lands on the rendered joints; the right view is shifted by the
+    # disparity f * baseline / z
+    np.testing.assert_allclose(rec["uv"][0], stb_project(para[:, STB_TO_RHD, 0].T), rtol=1e-5)
+    np.testing.assert_allclose(rec["uv"][0, :, 0] - rec["uv"][2, :, 0],
+                               822.79041 * 120.054 / 500.0, rtol=1e-5)
+    assert rec["visible"].all()
