@@ -40,6 +40,7 @@ setup(
         # imports the sibling packages (DESIGN.md, dependency direction).
         "reprokit.reproductions": [
             "hourglass.table1 = hourglass.reproduce:TABLE1_REPRODUCTION",
+            "handpose.table4 = handpose.reproduce:TABLE4_REPRODUCTION",
         ],
     },
     classifiers=[
