@@ -62,3 +62,35 @@ def test_chance_level_and_table_layout(stb):
                             "models": {"S-train/original": row, "S-train/mixed": row}})
     assert "| Standard (S-train) | - | 1.000 / 16.958 | 2.000 / 6.095 | 0.500 / 0.733 |" in text
     assert "| S-train* | 0.3 | - / 27.783" in text and "Chance level" in text
+
+
+def test_predict_cli_writes_keypoints_and_overlay(tmp_path):
+    """hand3d-format pickles of fresh full-size models -> `python -m handpose predict`."""
+    import pickle
+    import subprocess
+    import sys
+
+    import cv2
+
+    from handpose.model import build_handsegnet, build_posenet
+    from reprokit.synthetic import HAND21, render_figure
+
+    for name, model, scope in (("seg.pickle", build_handsegnet("hand3d"), "HandSegNet"),
+                               ("pose.pickle", build_posenet("hand3d"), "PoseNet2D")):
+        arrays = {}
+        for layer in model.layers:
+            if layer.weights:
+                k, b = layer.get_weights()
+                arrays[f"{scope}/{layer.name}/weights"], arrays[f"{scope}/{layer.name}/biases"] = k, b
+        with open(tmp_path / name, "wb") as f:
+            pickle.dump(arrays, f, protocol=2)
+    image = render_figure(HAND21, (240, 320), seed=3)["image"]
+    path = str(tmp_path / "hand.png")
+    cv2.imwrite(path, cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    out = subprocess.run([sys.executable, "-m", "handpose", "predict", path, "--handsegnet",
+                          str(tmp_path / "seg.pickle"), "--posenet", str(tmp_path / "pose.pickle")],
+                         capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    data = json.load(open(tmp_path / "hand.keypoints.json"))
+    assert len(data["keypoints"]) == 21 and len(data["crop_box"]) == 4
+    assert cv2.imread(str(tmp_path / "hand.overlay.png")).shape == (240, 320, 3)
