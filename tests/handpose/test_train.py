@@ -94,3 +94,18 @@ def test_predict_cli_writes_keypoints_and_overlay(tmp_path):
     data = json.load(open(tmp_path / "hand.keypoints.json"))
     assert len(data["keypoints"]) == 21 and len(data["crop_box"]) == 4
     assert cv2.imread(str(tmp_path / "hand.overlay.png")).shape == (240, 320, 3)
+
+
+def test_handsegnet_trains_on_synthetic_rhd_crops(tmp_path):
+    from handpose.data import read_rhd_annotations
+    from handpose.synthetic import write_synthetic_rhd
+    from handpose.train import HandSegConfig, handseg_dataset, train_handsegnet
+
+    root = write_synthetic_rhd(str(tmp_path / "rhd"), "training", 4, image_size=(96, 96), seed=2)
+    rec = read_rhd_annotations(root, "training")
+    cfg = HandSegConfig(crop_size=64, steps=2, batch_size=2, boundaries=(1, 2), steps_per_epoch=1)
+    x, y = next(iter(handseg_dataset(rec, cfg)))
+    assert x.shape == (2, 64, 64, 3) and y.shape == (2, 64, 64)
+    assert set(np.unique(y.numpy())) <= {0.0, 1.0}
+    model, run = train_handsegnet(cfg, rec, "handseg-tiny", str(tmp_path / "runs"))
+    assert int(model.optimizer.iterations.numpy()) == 2 and os.path.exists(run.file("DONE"))
