@@ -104,24 +104,28 @@ def train_dataset(records: dict, cfg: PoseNetConfig, seed: int = 0):
                          format_fn=lambda ex: (ex["image"], (ex["target"],) * 3), repeat=True)
 
 
-def train_posenet(cfg: PoseNetConfig, records: dict, run_name: str,
-                  runs_root: str = "runs", verbose=0):
-    """Train (or resume) one PoseNet; returns ``(model, run)``."""
+def _train(cfg, data, loss, records: dict, run_name: str, runs_root: str, verbose):
+    """Shared loop: run dir, seed, Adam with the piecewise schedule, ``reprokit.training.fit``."""
     run = create_run_dir(run_name, dataclasses.asdict(cfg) | {"num_records": len(records["uv"])},
                          runs_root)
     set_seed(cfg.seed, deterministic_ops=False)
-    data = train_dataset(records, cfg, cfg.seed)
     steps_per_epoch = min(cfg.steps_per_epoch, cfg.steps)
-    epochs = max(1, cfg.steps // steps_per_epoch)
 
     def compile_fn(model):
         lr = PiecewiseConstantByIteration(list(cfg.boundaries), list(cfg.values))
-        model.compile(optimizer=keras.optimizers.Adam(lr),
-                      loss=[PoseNetLoss(cfg.crop_size) for _ in range(3)])
+        model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss)
 
-    model, _ = fit(cfg.build, compile_fn, data, run, epochs=epochs,
+    model, _ = fit(cfg.build, compile_fn, data, run, epochs=max(1, cfg.steps // steps_per_epoch),
                    steps_per_epoch=steps_per_epoch, verbose=verbose, tensorboard=False)
     return model, run
+
+
+def train_posenet(cfg: PoseNetConfig, records: dict, run_name: str,
+                  runs_root: str = "runs", verbose=0):
+    """Train (or resume) one PoseNet; returns ``(model, run)``."""
+    return _train(cfg, train_dataset(records, cfg, cfg.seed),
+                  [PoseNetLoss(cfg.crop_size) for _ in range(3)], records, run_name, runs_root,
+                  verbose)
 
 
 def evaluate_gt_cropped(model, records: dict, cfg: PoseNetConfig, corruption=None,
@@ -244,19 +248,8 @@ def train_handsegnet(cfg: HandSegConfig, records: dict, run_name: str, runs_root
     """
     from handpose.losses import HandSegLoss
 
-    run = create_run_dir(run_name, dataclasses.asdict(cfg) | {"num_records": len(records["uv"])},
-                         runs_root)
-    set_seed(cfg.seed, deterministic_ops=False)
-    data = handseg_dataset(records, cfg, cfg.seed)
-    steps_per_epoch = min(cfg.steps_per_epoch, cfg.steps)
-
-    def compile_fn(model):
-        lr = PiecewiseConstantByIteration(list(cfg.boundaries), list(cfg.values))
-        model.compile(optimizer=keras.optimizers.Adam(lr), loss=HandSegLoss())
-
-    model, _ = fit(cfg.build, compile_fn, data, run, epochs=max(1, cfg.steps // steps_per_epoch),
-                   steps_per_epoch=steps_per_epoch, verbose=verbose, tensorboard=False)
-    return model, run
+    return _train(cfg, handseg_dataset(records, cfg, cfg.seed), HandSegLoss(), records, run_name,
+                  runs_root, verbose)
 
 
 __all__ += ["HandSegConfig", "handseg_dataset", "train_handsegnet"]
