@@ -28,9 +28,9 @@ class PoseNetLoss(keras.losses.Loss):
         self.crop_size, self.resize = int(crop_size), resize
 
     def call(self, y_true, y_pred):
-        y_pred = tf.raw_ops.ResizeBilinear(images=y_pred, size=[self.crop_size, self.crop_size],
-                                           align_corners=False,
-                                           half_pixel_centers=self.resize == "half_pixel")
+        from handpose.model import bilinear_resize
+
+        y_pred = bilinear_resize(y_pred, [self.crop_size, self.crop_size], self.resize)
         y_true = tf.cast(y_true, y_pred.dtype)
         k = y_pred.shape[-1]
         if y_true.shape[-1] == 2 * k:

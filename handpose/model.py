@@ -44,6 +44,16 @@ def preprocess(image):
     return tf.cast(image, tf.float32) / 255.0 - 0.5
 
 
+def bilinear_resize(x, size, mode: str = "legacy"):
+    """Bilinear resize of NHWC ``x`` to ``size``: ``"legacy"`` = TF1 ``resize_images``
+    (``align_corners=False``, no half-pixel centres; what hand3d trained with), ``"half_pixel"``
+    = TF2 / Keras. The one place every handpose resize goes through."""
+    if mode not in RESIZE_MODES:
+        raise ValueError(f"mode must be one of {RESIZE_MODES}, got {mode!r}")
+    return tf.raw_ops.ResizeBilinear(images=x, size=size, align_corners=False,
+                                     half_pixel_centers=mode == "half_pixel")
+
+
 @keras.saving.register_keras_serializable(package="handpose")
 class BilinearResize(layers.Layer):
     """Bilinear resize to ``size``; ``mode="legacy"`` is TF1 ``resize_images`` (no half-pixel
@@ -58,8 +68,7 @@ class BilinearResize(layers.Layer):
         self.size, self.mode = (int(size[0]), int(size[1])), mode
 
     def call(self, x):
-        return tf.raw_ops.ResizeBilinear(images=x, size=self.size, align_corners=False,
-                                         half_pixel_centers=self.mode == "half_pixel")
+        return bilinear_resize(x, self.size, self.mode)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], *self.size, input_shape[-1])
@@ -149,9 +158,7 @@ class DynamicResize(layers.Layer):
         self.mode = mode
 
     def call(self, x, reference):
-        return tf.raw_ops.ResizeBilinear(images=x, size=tf.shape(reference)[1:3],
-                                         align_corners=False,
-                                         half_pixel_centers=self.mode == "half_pixel")
+        return bilinear_resize(x, tf.shape(reference)[1:3], self.mode)
 
     def compute_output_shape(self, x_shape, reference_shape):
         return (x_shape[0], reference_shape[1], reference_shape[2], x_shape[-1])
@@ -216,5 +223,5 @@ def build_posenet(variant: str = "hand3d", refinement: str = "conv", kernel_size
     return keras.Model(inp, maps, name=name or default)
 
 
-__all__ = ["BilinearResize", "DynamicResize", "NUM_KEYPOINTS", "RESIZE_MODES", "VARIANTS",
+__all__ = ["BilinearResize", "bilinear_resize", "DynamicResize", "NUM_KEYPOINTS", "RESIZE_MODES", "VARIANTS",
            "build_handsegnet", "build_posenet", "conv", "preprocess"]

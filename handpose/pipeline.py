@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from handpose.model import preprocess
+from handpose.model import bilinear_resize, preprocess
 
 #: hand3d's default inference size (run.py, eval2d.py: RHD 320x320 is resized to 240x320).
 INFERENCE_SIZE = (240, 320)
@@ -142,10 +142,6 @@ class HandPosePipeline:
         self.handsegnet, self.posenet = handsegnet, posenet
         self.input_size, self.resize = input_size, resize
 
-    def _resize(self, x, size):
-        return tf.raw_ops.ResizeBilinear(images=x, size=size, align_corners=False,
-                                         half_pixel_centers=self.resize == "half_pixel")
-
     def __call__(self, images) -> dict:
         images = np.asarray(images)
         single = images.ndim == 3
@@ -157,7 +153,7 @@ class HandPosePipeline:
         x = preprocess(images)
         size = tuple(self.input_size) if self.input_size else tuple(images.shape[1:3])
         if size != tuple(images.shape[1:3]):
-            x = self._resize(x, size)
+            x = bilinear_resize(x, size, self.resize)
         factor = orig_hw / np.array(size, np.float32)            # (row, col) back to the input
         logits = self.handsegnet(x, training=False)
         up = logits[1] if isinstance(logits, (list, tuple)) else logits
@@ -167,15 +163,13 @@ class HandPosePipeline:
         crop = crop_image_from_xy(x, center, scale)
         maps = self.posenet(crop, training=False)
         last = maps[-1] if isinstance(maps, (list, tuple)) else maps
-        big = self._resize(last, [CROP_SIZE, CROP_SIZE]).numpy()
+        big = bilinear_resize(last, [CROP_SIZE, CROP_SIZE], self.resize).numpy()
         rc = detect_keypoints(big)
         scores = big.reshape(len(big), -1, big.shape[-1]).max(1)
         image_rc = trafo_coords(rc, center, scale) * factor
-        side = np.round(CROP_SIZE / scale)
-        c = center.astype(np.int32)
-        box = np.stack([c[:, 1] - side // 2, c[:, 0] - side // 2,
-                        c[:, 1] - side // 2 + side, c[:, 0] - side // 2 + side], -1)
-        box = box * np.array([factor[1], factor[0], factor[1], factor[0]], np.float32)
+        # the same window crop_image_from_xy used, (y1, x1, y2, x2) normalised -> (u1, v1, u2, v2)
+        box = crop_boxes(center, scale, size).numpy()[:, [1, 0, 3, 2]]
+        box = box * np.array([orig_hw[1], orig_hw[0], orig_hw[1], orig_hw[0]], np.float32)
         out = {"keypoints": image_rc[..., ::-1].copy(), "scores": scores, "mask": mask,
                "center": center, "crop_scale": scale, "crop": crop.numpy(), "crop_box": box}
         if single:

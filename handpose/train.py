@@ -24,10 +24,10 @@ import tensorflow as tf
 
 from handpose.data import SIGMA, crop_keypoints, gaussian_maps, gt_crop_params
 from handpose.losses import PoseNetLoss
-from handpose.model import build_posenet, preprocess
+from handpose.model import bilinear_resize, build_posenet, preprocess
 from handpose.pipeline import crop_image_from_xy, detect_keypoints, trafo_coords
 from reprokit.callbacks import PiecewiseConstantByIteration
-from reprokit.data import ImageRecordReader, build_dataset
+from reprokit.data import ImageRecordReader, build_dataset, read_image
 from reprokit.metrics.keypoints import epe_auc
 from reprokit.training import create_run_dir, fit, set_seed
 
@@ -78,7 +78,7 @@ def train_dataset(records: dict, cfg: PoseNetConfig, seed: int = 0):
     sigma = SIGMA * size / 256.0
 
     def decode(record):
-        image = tf.io.decode_image(tf.io.read_file(record["image_path"]), 3, expand_animations=False)
+        image = read_image(record["image_path"])   # names a corrupt file in its error
         image.set_shape([None, None, 3])
         return {"image": image, "keypoints": tf.cast(record["uv"], tf.float32),
                 "visible": tf.cast(record["visible"], tf.float32), "meta": {"index": record["index"]}}
@@ -147,8 +147,7 @@ def evaluate_gt_cropped(model, records: dict, cfg: PoseNetConfig, corruption=Non
     @tf.function(reduce_retracing=True)
     def run(x):
         out = model(x, training=False)
-        return tf.raw_ops.ResizeBilinear(images=out[-1], size=[size, size], align_corners=False,
-                                         half_pixel_centers=False)
+        return bilinear_resize(out[-1], [size, size], "legacy")
 
     for start in range(0, n, batch_size):
         idx = range(start, min(n, start + batch_size))

@@ -252,9 +252,8 @@ def train(cfg: TrainConfig, runs_root: str = "runs", name: str | None = None, ve
     valid_rec = load_mpii(cfg.data_dir, "valid", cfg.source, cfg.valid_limit)
     steps = cfg.steps_per_epoch or recipe.steps_per_epoch or math.ceil(
         len(train_rec["image_path"]) / conf["batch_size"])
-    probe = build_model(cfg)
-    num_stacks = len(probe.outputs)
-    del probe
+    # the stack count without building the model twice (builder default: 2 stacks)
+    num_stacks = int({**get_preset(cfg.preset).kwargs, **cfg.model}.get("num_stacks", 2))
     data = train_dataset(train_rec, recipe, cfg.input_size, num_stacks, conf["batch_size"], cfg.seed)
     validation = PeriodicValidation(
         lambda m: {"PCKh": evaluate(m, valid_rec, cfg.input_size, recipe.mean, cfg.flip_test,
