@@ -137,12 +137,14 @@ def gaussian_maps(uv, visible, size=(CROP_SIZE, CROP_SIZE), sigma: float = SIGMA
     return tf.exp(-d2 / sigma ** 2) * keep[None, None, :]
 
 
-def decode_rhd(record) -> dict:
-    """``tf.data`` decode of one RHD record: image, part mask, and the selected 21-kp hand."""
+def decode_rhd(record, use_wrist_coord: bool = False) -> dict:
+    """``tf.data`` decode of one RHD record: image, part mask, and the selected 21-kp hand
+    (keypoint 0 = palm unless ``use_wrist_coord``)."""
     image = read_image(record["image_path"])
     image.set_shape([None, None, 3])
     mask = read_image(record["mask_path"], channels=1)[..., 0]
-    uv21, vis21, side, hand_mask = select_hand(mask, record["uv"], record["visible"])
+    uv21, vis21, side, hand_mask = select_hand(mask, record["uv"], record["visible"],
+                                              use_wrist_coord)
     return {"image": image, "keypoints": uv21, "visible": vis21, "hand_side": side,
             "hand_mask": hand_mask, "meta": {"index": record["index"], "path": record["image_path"]}}
 

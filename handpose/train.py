@@ -44,6 +44,16 @@ class PoseNetConfig:
         crop_size: crop side (256 in hand3d; score maps are ``crop_size / 8``).
         steps, batch_size, boundaries, values: Adam schedule (piecewise by iteration).
         center_noise, uv_noise: truncated-normal std in pixels (hand3d 20 and 2.5).
+        crop_scale_noise: multiply the crop scale by U[1, 1.2] (reader option, off in hand3d).
+        crop_offset_noise: truncated-normal std (px, at the 256 crop) of a crop-centre shift
+            applied after sizing (reader option, hand3d's value 10; off in hand3d's script).
+        scoremap_dropout: keep probability of whole target maps (hand3d 0.8 when on; dropped
+            maps become zero targets and keep their loss weight; off in hand3d's script).
+        use_wrist_coord: RHD records only: keypoint 0 is the wrist instead of the palm.
+        init: weights to start from when the run is fresh: a hand3d pickle (``.pickle``),
+            hand3d's CPM checkpoint ``cpm-model-mpii`` (only the layers hand3d takes from it:
+            conv1_1 ... conv5_1, reference/handpose.md §7), or a Keras ``.weights.h5`` (e.g. the
+            R-train phase of :func:`train_posenet_two_phase`).
         steps_per_epoch: checkpoint/resume granularity.
         seed: data order, augmentation and initialisation.
     """
@@ -59,12 +69,40 @@ class PoseNetConfig:
     values: tuple = (1e-4, 1e-5, 1e-6)
     center_noise: float = 20.0
     uv_noise: float = 2.5
+    crop_scale_noise: bool = False
+    crop_offset_noise: float = 0.0
+    scoremap_dropout: float = 1.0
+    use_wrist_coord: bool = False
+    init: str | None = None
     steps_per_epoch: int = 1000
     seed: int = 0
 
     def build(self):
-        return build_posenet(self.variant, self.refinement, self.kernel_size,
-                             input_shape=(self.crop_size, self.crop_size, 3), width=self.width)
+        model = build_posenet(self.variant, self.refinement, self.kernel_size,
+                              input_shape=(self.crop_size, self.crop_size, 3), width=self.width)
+        if self.init:
+            report = initialize(model, self.init)
+            logger.info("initialised %s from %s: %s", model.name, self.init, report)
+        return model
+
+
+def initialize(model, path: str):
+    """Load ``path`` into ``model``: hand3d pickle, CPM TF checkpoint or Keras ``.weights.h5``.
+
+    Returns the :class:`reprokit.weights.LoadReport` (``None`` for a Keras weights file, which
+    Keras loads strictly by itself).
+    """
+    from handpose.weights import load_cpm_checkpoint, load_hand3d_pickle
+
+    if path.endswith(".weights.h5"):
+        model.load_weights(path)
+        return None
+    if path.endswith((".pickle", ".pkl")):
+        return load_hand3d_pickle(model, path)
+    if os.path.exists(path) or os.path.exists(path + ".index"):
+        return load_cpm_checkpoint(model, path)
+    raise FileNotFoundError(f"initial weights {path!r} not found (a hand3d .pickle, the CPM "
+                            "checkpoint cpm-model-mpii or a .weights.h5; see weights/README.md)")
 
 
 def _truncated(seed, shape, std):
@@ -73,11 +111,17 @@ def _truncated(seed, shape, std):
 
 def train_dataset(records: dict, cfg: PoseNetConfig, seed: int = 0):
     """Repeating ``(crop, (targets,) * 3)`` batches; targets = maps + visibility channels."""
-    reader = ImageRecordReader({k: records[k] for k in ("image_path", "uv", "visible")})
+    rhd = "mask_path" in records          # RHD (42 keypoints, hand chosen from the mask) or STB
+    keys = ("image_path", "uv", "visible") + (("mask_path",) if rhd else ())
+    reader = ImageRecordReader({k: records[k] for k in keys})
     size = cfg.crop_size
     sigma = SIGMA * size / 256.0
 
     def decode(record):
+        if rhd:
+            from handpose.data import decode_rhd
+
+            return decode_rhd(record, cfg.use_wrist_coord)
         image = read_image(record["image_path"])   # names a corrupt file in its error
         image.set_shape([None, None, 3])
         return {"image": image, "keypoints": tf.cast(record["uv"], tf.float32),
@@ -86,10 +130,14 @@ def train_dataset(records: dict, cfg: PoseNetConfig, seed: int = 0):
     reader.decode = decode
 
     def augment(ex, seed):
-        s = tf.random.experimental.stateless_split(seed, 2)
+        s = tf.random.experimental.stateless_split(seed, 5)
         noise = _truncated(s[0], [2], cfg.center_noise) if cfg.center_noise else None
         hw = tf.shape(ex["image"])[:2]
         center, scale = gt_crop_params(ex["keypoints"], ex["visible"], (hw[0], hw[1]), noise, size)
+        if cfg.crop_scale_noise:       # hand3d: scale *= U[1, 1.2]
+            scale = scale * tf.random.stateless_uniform([], s[2], 1.0, 1.2)
+        if cfg.crop_offset_noise:      # hand3d: centre shift after sizing (px at the 256 crop)
+            center = center + _truncated(s[3], [2], cfg.crop_offset_noise * size / 256.0)
         x = preprocess(ex["image"])[None]
         crop = crop_image_from_xy(x, center[None], scale[None], size)[0]
         uv = crop_keypoints(ex["keypoints"], center, scale, size)
@@ -97,6 +145,9 @@ def train_dataset(records: dict, cfg: PoseNetConfig, seed: int = 0):
             uv = uv + _truncated(s[1], tf.shape(uv), cfg.uv_noise)
         maps = gaussian_maps(uv, ex["visible"], (size, size), sigma)
         vis = tf.ones([size, size, 1]) * tf.cast(tf.reduce_max(maps, [0, 1]) > 0, tf.float32)[None, None]
+        if cfg.scoremap_dropout < 1.0:  # hand3d: whole target maps zeroed, weights unchanged
+            keep = tf.random.stateless_uniform([maps.shape[-1]], s[4]) < cfg.scoremap_dropout
+            maps = maps * tf.cast(keep, tf.float32)[None, None]
         target = tf.concat([maps, vis], -1)
         return {"image": crop, "target": target}
 
@@ -104,10 +155,13 @@ def train_dataset(records: dict, cfg: PoseNetConfig, seed: int = 0):
                          format_fn=lambda ex: (ex["image"], (ex["target"],) * 3), repeat=True)
 
 
+def _run_config(cfg, records: dict) -> dict:
+    return dataclasses.asdict(cfg) | {"num_records": len(records["uv"])}
+
+
 def _train(cfg, data, loss, records: dict, run_name: str, runs_root: str, verbose):
     """Shared loop: run dir, seed, Adam with the piecewise schedule, ``reprokit.training.fit``."""
-    run = create_run_dir(run_name, dataclasses.asdict(cfg) | {"num_records": len(records["uv"])},
-                         runs_root)
+    run = create_run_dir(run_name, _run_config(cfg, records), runs_root)
     set_seed(cfg.seed, deterministic_ops=False)
     steps_per_epoch = min(cfg.steps_per_epoch, cfg.steps)
 
@@ -126,6 +180,32 @@ def train_posenet(cfg: PoseNetConfig, records: dict, run_name: str,
     return _train(cfg, train_dataset(records, cfg, cfg.seed),
                   [PoseNetLoss(cfg.crop_size) for _ in range(3)], records, run_name, runs_root,
                   verbose)
+
+
+def train_posenet_two_phase(cfg: PoseNetConfig, r_train: dict, s_train: dict, run_name: str,
+                            runs_root: str = "runs", r_steps: int | None = None, verbose=0):
+    """The paper's PoseNet schedule: R-train (RHD) first, then S-train (STB) from its weights.
+
+    Phase 1 trains ``cfg`` (``cfg.init``, e.g. the CPM checkpoint, initialises it) on the RHD
+    records for ``r_steps`` (default ``cfg.steps``) iterations; phase 2 restarts the schedule
+    on the STB records from phase 1's ``final.weights.h5`` (hand3d runs ``training_posenet.py``
+    once per dataset). A finished phase 1 with the same configuration is reused, so rerunning
+    an interrupted job continues where it stopped.
+
+    Returns:
+        ``(model, run)`` of phase 2; phase 1's run is ``run_name + "-R-train"``.
+    """
+    from reprokit.training import find_run
+
+    phase1 = dataclasses.replace(cfg, steps=r_steps or cfg.steps)
+    name1 = run_name + "-R-train"
+    done = find_run(name1, _run_config(phase1, r_train), runs_root)
+    if done is None:
+        _, done = train_posenet(phase1, r_train, name1, runs_root, verbose)
+    else:
+        logger.info("R-train phase already finished in %s", done.path)
+    phase2 = dataclasses.replace(cfg, init=os.path.join(done.checkpoints, "final.weights.h5"))
+    return train_posenet(phase2, s_train, run_name + "-S-train", runs_root, verbose)
 
 
 def evaluate_gt_cropped(model, records: dict, cfg: PoseNetConfig, corruption=None,
@@ -176,7 +256,69 @@ def evaluate_gt_cropped(model, records: dict, cfg: PoseNetConfig, corruption=Non
     return result
 
 
-__all__ = ["PoseNetConfig", "evaluate_gt_cropped", "train_dataset", "train_posenet"]
+#: hand3d eval2d.py protocols for the full pipeline (reference/handpose.md §5): ground-truth
+#: keypoint 0 = wrist is the paper setting (GT wrist vs the predicted palm, a known bug of the
+#: released script); "palm" is the corrected one.
+KEYPOINT0 = ("wrist", "palm")
+
+
+def evaluate_full_pipeline(pipeline, records: dict, keypoint0: str = "wrist",
+                           frame: str = "inference", batch_size: int = 8) -> dict:
+    """hand3d ``eval2d.py``: HandSegNet -> crop -> PoseNet on RHD images, EPE/AUC.
+
+    Args:
+        pipeline: a :class:`handpose.pipeline.HandPosePipeline` (hand3d: 240 x 320 input).
+        records: RHD records from :func:`handpose.data.read_rhd_annotations`.
+        keypoint0: ``"wrist"`` (paper / released-script setting) or ``"palm"`` (corrected).
+        frame: ``"inference"`` reports errors in the pipeline's input frame (hand3d: RHD's
+            320 x 320 squashed to 240 x 320, ``v * 0.75``), ``"original"`` in image pixels.
+
+    Returns:
+        :func:`reprokit.metrics.epe_auc` (hand3d semantics), ``"mmpose"`` and ``predictions``
+        (``(N, 21, 2)`` in the chosen frame).
+    """
+    from handpose.data import select_hand
+
+    if keypoint0 not in KEYPOINT0:
+        raise ValueError(f"keypoint0 must be one of {KEYPOINT0}, got {keypoint0!r}")
+    if frame not in ("inference", "original"):
+        raise ValueError(f"frame must be 'inference' or 'original', got {frame!r}")
+    preds, gts, vis = [], [], []
+    n = len(records["image_path"])
+    for start in range(0, n, batch_size):
+        images = []
+        for i in range(start, min(n, start + batch_size)):
+            image = cv2.imread(str(records["image_path"][i]), cv2.IMREAD_COLOR)
+            mask = cv2.imread(str(records["mask_path"][i]), cv2.IMREAD_UNCHANGED)
+            if image is None or mask is None:
+                bad = records["image_path"][i] if image is None else records["mask_path"][i]
+                raise FileNotFoundError(f"cannot read {bad!r}")
+            if images and image.shape != images[0].shape:
+                raise ValueError(f"{records['image_path'][i]}: size {image.shape[:2]} differs "
+                                 f"from the batch's {images[0].shape[:2]}")
+            images.append(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+            uv, v, _, _ = select_hand(mask, records["uv"][i], records["visible"][i],
+                                      use_wrist_coord=keypoint0 == "wrist")
+            gts.append(uv.numpy())
+            vis.append(v.numpy())
+        out = pipeline(np.stack(images))
+        preds.append(out["keypoints"])
+        hw = np.array(images[0].shape[:2], np.float32)
+        factor = np.ones(2, np.float32)
+        if frame == "inference" and pipeline.input_size:
+            factor = np.array(pipeline.input_size, np.float32)[::-1] / hw[::-1]     # (u, v)
+        preds[-1] = preds[-1] * factor
+        gts[-len(images):] = [g * factor for g in gts[-len(images):]]
+    pred, gt, visible = np.concatenate(preds), np.stack(gts), np.stack(vis)
+    result = epe_auc(pred, gt, visible, "hand3d")
+    result["mmpose"] = {k: v for k, v in epe_auc(pred, gt, visible, "mmpose").items()
+                        if k in ("mean", "median", "auc")}
+    result["predictions"] = pred
+    return result
+
+
+__all__ = ["KEYPOINT0", "PoseNetConfig", "evaluate_full_pipeline", "evaluate_gt_cropped", "initialize", "train_dataset", "train_posenet",
+           "train_posenet_two_phase"]
 
 
 # ------------------------------------------------------------------------------ HandSegNet
@@ -198,15 +340,21 @@ class HandSegConfig:
     values: tuple = (1e-5, 1e-6, 1e-7)
     hue: float = 0.1
     hue_on_normalized: bool = True
+    init: str | None = None
     steps_per_epoch: int = 1000
     seed: int = 0
 
     def build(self):
         """HandSegNet restricted to its upsampled logits (the output the loss sees); the layers
-        and their names are those of :func:`handpose.model.build_handsegnet`."""
+        and their names are those of :func:`handpose.model.build_handsegnet`. ``init`` (hand3d
+        pickle, CPM checkpoint: PersonNet conv1_1 ... conv5_2, or ``.weights.h5``) is loaded
+        into the full network first."""
         from handpose.model import build_handsegnet
 
         full = build_handsegnet(self.variant, (self.crop_size, self.crop_size, 3))
+        if self.init:
+            report = initialize(full, self.init)
+            logger.info("initialised %s from %s: %s", full.name, self.init, report)
         return keras.Model(full.input, full.outputs[1], name=full.name)
 
 

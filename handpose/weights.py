@@ -29,13 +29,24 @@ CPM_RULES = {
 SCOPES = {"handsegnet": "HandSegNet", "posenet": "PoseNet2D"}
 
 
+class _Unpickler(pickle.Unpickler):
+    """Resolves ``numpy.core.*`` (the module path in every pickle NumPy < 2 wrote, hand3d's
+    included) to ``numpy._core.*`` on NumPy 2, without the deprecation shim."""
+
+    def find_class(self, module, name):
+        if module == "numpy.core" or module.startswith("numpy.core."):
+            if hasattr(np, "_core"):
+                module = "numpy._core" + module[len("numpy.core"):]
+        return super().find_class(module, name)
+
+
 def _read_pickle(path: str) -> dict:
     with open(path, "rb") as f:
         try:
-            data = pickle.load(f)
+            data = _Unpickler(f).load()
         except UnicodeDecodeError:          # written by Python 2 (hand3d's protocol-2 pickles)
             f.seek(0)
-            data = pickle.load(f, encoding="latin1")
+            data = _Unpickler(f, encoding="latin1").load()
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a dict of arrays, got {type(data).__name__}")
     return {str(k): np.asarray(v, np.float32) for k, v in data.items()}

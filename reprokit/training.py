@@ -78,6 +78,20 @@ class RunDir:
             f.write(_dt.datetime.now().isoformat() + "\n")
 
 
+def find_run(name: str, config: dict, root: str = "runs", finished: bool = True) -> RunDir | None:
+    """The newest run ``root/*-<name>`` with exactly this config that is finished (or, with
+    ``finished=False``, unfinished); ``None`` if there is none. Lets a multi-phase job skip
+    phases that already completed."""
+    config_text = json.dumps(config, indent=2, sort_keys=True, default=str)
+    for candidate in sorted(glob.glob(os.path.join(root, f"*-{name}")), reverse=True):
+        cfg = os.path.join(candidate, "config.json")
+        if os.path.exists(cfg) and os.path.exists(os.path.join(candidate, "DONE")) == finished:
+            with open(cfg, encoding="utf-8") as f:
+                if f.read() == config_text:
+                    return RunDir(candidate)
+    return None
+
+
 def create_run_dir(name: str, config: dict, root: str = "runs", resume: bool = True) -> RunDir:
     """Create ``root/<time>-<name>/`` (or reuse an unfinished one with the same config).
 
@@ -93,15 +107,7 @@ def create_run_dir(name: str, config: dict, root: str = "runs", resume: bool = T
     if not name or os.sep in name:
         raise ValueError(f"run name must be a non-empty file name, got {name!r}")
     config_text = json.dumps(config, indent=2, sort_keys=True, default=str)
-    run = None
-    if resume:
-        for candidate in sorted(glob.glob(os.path.join(root, f"*-{name}")), reverse=True):
-            cfg = os.path.join(candidate, "config.json")
-            if os.path.exists(cfg) and not os.path.exists(os.path.join(candidate, "DONE")):
-                with open(cfg, encoding="utf-8") as f:
-                    if f.read() == config_text:
-                        run = RunDir(candidate)
-                        break
+    run = find_run(name, config, root, finished=False) if resume else None
     if run is None:
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
         run = RunDir(os.path.join(root, f"{stamp}-{name}"))

@@ -131,3 +131,51 @@ def test_named_caffe_maps_exist_and_unknown_names_fail():
     model = build_handsegnet("hand3d", input_shape=(32, 32, 3))
     with pytest.raises(ValueError, match="cpm_person/handsegnet"):
         load_caffemodel(model, "x.caffemodel", "cpm/hand")
+
+
+def _python2_pickle(arrays: dict) -> bytes:
+    """Protocol-2 bytes laid out as Python 2 + NumPy 1 wrote hand3d's pickles: keys and array
+    data as Python 2 ``str`` (BINSTRING opcodes, raw bytes), reconstructed through
+    ``numpy.core.multiarray._reconstruct``."""
+    import io
+    import struct
+
+    class Py2Str(bytes):
+        pass
+
+    class Pickler(pickle._Pickler):
+        dispatch = dict(pickle._Pickler.dispatch)
+
+        def save_py2str(self, obj):
+            self.write(pickle.BINSTRING + struct.pack("<i", len(obj)) + bytes(obj))
+            self.memoize(obj)
+
+        dispatch[Py2Str] = save_py2str
+
+        def reducer_override(self, obj):
+            if isinstance(obj, np.ndarray):
+                return (np._core.multiarray._reconstruct, (np.ndarray, (0,), Py2Str(b"b")),
+                        (1, obj.shape, obj.dtype, False, Py2Str(obj.tobytes())))
+            return NotImplemented
+
+    buf = io.BytesIO()
+    Pickler(buf, protocol=2).dump({Py2Str(k.encode()): v for k, v in arrays.items()})
+    return buf.getvalue().replace(b"cnumpy._core.multiarray\n", b"cnumpy.core.multiarray\n")
+
+
+def test_python2_pickle_loads_through_the_latin1_fallback(handsegnet, tmp_path):
+    import pickletools
+
+    rng = np.random.default_rng(5)
+    arrays = _hand3d_arrays(handsegnet, "HandSegNet", rng)
+    data = _python2_pickle(arrays)
+    ops = {op.name for op, _, _ in pickletools.genops(data)}
+    assert "BINSTRING" in ops and b"numpy.core.multiarray" in data
+    with pytest.raises(UnicodeDecodeError):           # what a plain Python 3 load does
+        pickle.loads(data)
+    path = tmp_path / "handsegnet-rhd.pickle"
+    path.write_bytes(data)
+    report = load_hand3d_pickle(handsegnet, str(path))
+    assert len(report.loaded) == 32
+    np.testing.assert_array_equal(handsegnet.get_layer("conv4_1").kernel.numpy(),
+                                  arrays["HandSegNet/conv4_1/weights"])
