@@ -1,4 +1,5 @@
-"""``python -m handpose summary|predict|reproduce`` (thin CLI; logic lives in the library)."""
+"""``python -m handpose summary|predict|train|evaluate|reproduce`` (thin CLI; logic lives in
+the library)."""
 from __future__ import annotations
 
 import argparse
@@ -73,6 +74,78 @@ def _predict(args) -> int:
     return 0
 
 
+def _records(kind: str, root: str, split: str):
+    from handpose.data import STB_EVAL, STB_TRAIN, read_rhd_annotations, read_stb
+
+    if kind == "rhd":
+        return read_rhd_annotations(root, split)
+    return read_stb(root, STB_TRAIN if split == "training" else STB_EVAL)
+
+
+def _train(args) -> int:
+    import dataclasses
+
+    from handpose.train import (HandSegConfig, PoseNetConfig, train_handsegnet, train_posenet,
+                                train_posenet_two_phase)
+
+    overrides = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size),
+                                   ("init", args.init), ("seed", args.seed)) if v is not None}
+    if args.net == "handsegnet":
+        if not args.rhd:
+            raise SystemExit("HandSegNet trains on RHD: pass --rhd (STB has no hand masks)")
+        cfg = dataclasses.replace(HandSegConfig(), **overrides)
+        _, run = train_handsegnet(cfg, _records("rhd", args.rhd, "training"), "handsegnet",
+                                  args.out, verbose=1)
+    else:
+        cfg = dataclasses.replace(PoseNetConfig(variant=args.variant, refinement=args.refinement,
+                                                width=args.width), **overrides)
+        if args.rhd and args.stb:
+            _, run = train_posenet_two_phase(cfg, _records("rhd", args.rhd, "training"),
+                                             _records("stb", args.stb, "training"), "posenet",
+                                             args.out, args.r_steps, verbose=1)
+        elif args.rhd or args.stb:
+            kind = "rhd" if args.rhd else "stb"
+            _, run = train_posenet(cfg, _records(kind, args.rhd or args.stb, "training"),
+                                   f"posenet-{kind}", args.out, verbose=1)
+        else:
+            raise SystemExit("pass --rhd and/or --stb (both: R-train then S-train)")
+    print(f"weights in {os.path.join(run.checkpoints, 'final.weights.h5')}")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from handpose.model import build_handsegnet, build_posenet
+    from handpose.pipeline import HandPosePipeline
+    from handpose.train import (PoseNetConfig, evaluate_full_pipeline, evaluate_gt_cropped,
+                                initialize)
+
+    pose = build_posenet(args.variant, args.refinement, width=args.width)
+    print(initialize(pose, args.posenet) or f"loaded {args.posenet}")
+    if args.protocol == "full":
+        if not (args.handsegnet and args.rhd):
+            raise SystemExit("--protocol full needs --handsegnet and --rhd")
+        seg = build_handsegnet("hand3d" if args.variant == "hand3d" else "paper")
+        print(initialize(seg, args.handsegnet) or f"loaded {args.handsegnet}")
+        result = evaluate_full_pipeline(HandPosePipeline(seg, pose), _records(
+            "rhd", args.rhd, "evaluation"), args.keypoint0, args.frame)
+    else:
+        kind = "rhd" if args.rhd else "stb"
+        if not (args.rhd or args.stb):
+            raise SystemExit("pass --rhd or --stb")
+        records = _records(kind, args.rhd or args.stb, "evaluation")
+        if kind == "rhd":                  # hand3d eval2d_gt_cropped: palm keypoint 0
+            from handpose.data import rhd_hands
+
+            records = rhd_hands(records)
+        result = evaluate_gt_cropped(pose, records, PoseNetConfig(
+            variant=args.variant, refinement=args.refinement, width=args.width))
+    print("mean EPE {mean:.3f} px, median EPE {median:.3f} px, AUC (0-30 px) {auc:.3f}"
+          .format(**result))
+    print("mmpose semantics: mean {mean:.3f}, median {median:.3f}, AUC {auc:.3f}"
+          .format(**result["mmpose"]))
+    return 0
+
+
 def _reproduce(args) -> int:
     from handpose.reproduce import reproduce_table4
 
@@ -93,6 +166,33 @@ def main(argv=None) -> int:
     p.add_argument("--resize", choices=("legacy", "half_pixel"), default="legacy")
     p.add_argument("--output", default=None, help="output stem (default: next to the image)")
     p.set_defaults(fn=_predict)
+    t = sub.add_parser("train", help="train PoseNet (R-train, S-train or both in turn) or HandSegNet")
+    t.add_argument("net", choices=("posenet", "handsegnet"))
+    t.add_argument("--rhd", default=None, help="RHD_published_v2 root")
+    t.add_argument("--stb", default=None, help="STB root (labels/, B2Counting/, ...)")
+    t.add_argument("--init", default=None, help="cpm-model-mpii, a hand3d .pickle or .weights.h5")
+    t.add_argument("--variant", choices=("paper", "hand3d"), default="paper")
+    t.add_argument("--refinement", choices=("conv", "separable"), default="conv")
+    t.add_argument("--width", type=float, default=1.0)
+    t.add_argument("--steps", type=int, default=None, help="iterations (default: hand3d's)")
+    t.add_argument("--r-steps", type=int, default=None, help="R-train iterations if both sets")
+    t.add_argument("--batch-size", type=int, default=None)
+    t.add_argument("--seed", type=int, default=None)
+    t.add_argument("--out", default="runs")
+    t.set_defaults(fn=_train)
+    e = sub.add_parser("evaluate", help="EPE/AUC: full pipeline on RHD or GT crops on STB")
+    e.add_argument("--posenet", required=True, help="hand3d .pickle or .weights.h5")
+    e.add_argument("--handsegnet", default=None, help="for --protocol full")
+    e.add_argument("--protocol", choices=("full", "gt_cropped"), default="gt_cropped")
+    e.add_argument("--rhd", default=None)
+    e.add_argument("--stb", default=None)
+    e.add_argument("--variant", choices=("paper", "hand3d"), default="hand3d")
+    e.add_argument("--refinement", choices=("conv", "separable"), default="conv")
+    e.add_argument("--width", type=float, default=1.0)
+    e.add_argument("--keypoint0", choices=("wrist", "palm"), default="wrist",
+                   help="full protocol: GT keypoint 0 (wrist = paper setting, palm = corrected)")
+    e.add_argument("--frame", choices=("inference", "original"), default="inference")
+    e.set_defaults(fn=_evaluate)
     r = sub.add_parser("reproduce", help="reproduce Table IV of the seed paper")
     r.add_argument("table", choices=("table4",))
     r.add_argument("--scale", choices=("demo", "smoke", "paper"), default="smoke")

@@ -149,8 +149,31 @@ def decode_rhd(record, use_wrist_coord: bool = False) -> dict:
             "hand_mask": hand_mask, "meta": {"index": record["index"], "path": record["image_path"]}}
 
 
+def rhd_hands(records: dict, use_wrist_coord: bool = False) -> dict:
+    """RHD records reduced to the selected hand, as 21-keypoint records (the STB layout).
+
+    Reads each mask to choose the hand as hand3d does (:func:`select_hand`); returns
+    ``image_path``, ``mask_path``, ``uv`` ``(N, 21, 2)``, ``visible`` ``(N, 21)`` and
+    ``hand_side`` ``(N, 2)``, so the GT-crop evaluation runs on RHD the same as on STB.
+    """
+    import cv2
+
+    uv, vis, side = [], [], []
+    for i, path in enumerate(records["mask_path"]):
+        mask = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if mask is None:
+            raise FileNotFoundError(f"cannot read RHD mask {path!r}")
+        u, v, s, _ = select_hand(mask, records["uv"][i], records["visible"][i], use_wrist_coord)
+        uv.append(u.numpy())
+        vis.append(v.numpy())
+        side.append(s.numpy())
+    return {"image_path": np.asarray(records["image_path"]),
+            "mask_path": np.asarray(records["mask_path"]), "uv": np.stack(uv),
+            "visible": np.stack(vis), "hand_side": np.stack(side)}
+
+
 __all__ = ["CROP_SIZE", "NUM_KEYPOINTS", "SIGMA", "crop_keypoints", "decode_rhd", "gaussian_maps",
-           "gt_crop_params", "read_rhd_annotations", "select_hand"]
+           "gt_crop_params", "read_rhd_annotations", "rhd_hands", "select_hand"]
 
 
 # ------------------------------------------------------------------------------- STB

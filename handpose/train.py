@@ -277,39 +277,32 @@ def evaluate_full_pipeline(pipeline, records: dict, keypoint0: str = "wrist",
         :func:`reprokit.metrics.epe_auc` (hand3d semantics), ``"mmpose"`` and ``predictions``
         (``(N, 21, 2)`` in the chosen frame).
     """
-    from handpose.data import select_hand
+    from handpose.data import rhd_hands
 
     if keypoint0 not in KEYPOINT0:
         raise ValueError(f"keypoint0 must be one of {KEYPOINT0}, got {keypoint0!r}")
     if frame not in ("inference", "original"):
         raise ValueError(f"frame must be 'inference' or 'original', got {frame!r}")
-    preds, gts, vis = [], [], []
+    hands = rhd_hands(records, use_wrist_coord=keypoint0 == "wrist")
+    preds, gts = [], []
     n = len(records["image_path"])
     for start in range(0, n, batch_size):
         images = []
         for i in range(start, min(n, start + batch_size)):
             image = cv2.imread(str(records["image_path"][i]), cv2.IMREAD_COLOR)
-            mask = cv2.imread(str(records["mask_path"][i]), cv2.IMREAD_UNCHANGED)
-            if image is None or mask is None:
-                bad = records["image_path"][i] if image is None else records["mask_path"][i]
-                raise FileNotFoundError(f"cannot read {bad!r}")
+            if image is None:
+                raise FileNotFoundError(f"cannot read image {records['image_path'][i]!r}")
             if images and image.shape != images[0].shape:
                 raise ValueError(f"{records['image_path'][i]}: size {image.shape[:2]} differs "
                                  f"from the batch's {images[0].shape[:2]}")
             images.append(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
-            uv, v, _, _ = select_hand(mask, records["uv"][i], records["visible"][i],
-                                      use_wrist_coord=keypoint0 == "wrist")
-            gts.append(uv.numpy())
-            vis.append(v.numpy())
-        out = pipeline(np.stack(images))
-        preds.append(out["keypoints"])
         hw = np.array(images[0].shape[:2], np.float32)
         factor = np.ones(2, np.float32)
         if frame == "inference" and pipeline.input_size:
             factor = np.array(pipeline.input_size, np.float32)[::-1] / hw[::-1]     # (u, v)
-        preds[-1] = preds[-1] * factor
-        gts[-len(images):] = [g * factor for g in gts[-len(images):]]
-    pred, gt, visible = np.concatenate(preds), np.stack(gts), np.stack(vis)
+        preds.append(pipeline(np.stack(images))["keypoints"] * factor)
+        gts.append(hands["uv"][start:start + len(images)] * factor)
+    pred, gt, visible = np.concatenate(preds), np.concatenate(gts), hands["visible"]
     result = epe_auc(pred, gt, visible, "hand3d")
     result["mmpose"] = {k: v for k, v in epe_auc(pred, gt, visible, "mmpose").items()
                         if k in ("mean", "median", "auc")}

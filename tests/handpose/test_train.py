@@ -217,3 +217,30 @@ def test_full_pipeline_protocol_wrist_vs_palm_and_frame(rhd):
     assert orig["mean"] < wrist["mean"]                      # 96 px images: smaller distances
     with pytest.raises(ValueError, match="keypoint0"):
         evaluate_full_pipeline(Oracle(), rhd, "thumb")
+
+
+def test_cli_trains_r_then_s_and_evaluates_gt_crops_on_rhd(tmp_path):
+    import subprocess
+    import sys
+
+    from handpose.data import STB_TRAIN
+    from handpose.synthetic import write_synthetic_rhd, write_synthetic_stb
+
+    rhd_root = str(tmp_path / "rhd")
+    for split in ("training", "evaluation"):
+        write_synthetic_rhd(rhd_root, split, 3, image_size=(96, 96), seed=7)
+    stb_root = write_synthetic_stb(str(tmp_path / "stb"), STB_TRAIN, frames=1,
+                                   image_size=(96, 128), seed=7)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    out = subprocess.run([sys.executable, "-m", "handpose", "train", "posenet", "--rhd", rhd_root,
+                          "--stb", stb_root, "--width", "0.0625", "--steps", "2", "--r-steps", "1",
+                          "--batch-size", "2", "--out", str(tmp_path / "runs")],
+                         capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    weights = out.stdout.strip().splitlines()[-1].split("weights in ")[1]
+    assert "-posenet-S-train" in weights and os.path.exists(weights)
+    out = subprocess.run([sys.executable, "-m", "handpose", "evaluate", "--posenet", weights,
+                          "--variant", "paper", "--width", "0.0625", "--rhd", rhd_root],
+                         capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "mean EPE" in out.stdout and "AUC (0-30 px)" in out.stdout
