@@ -71,7 +71,8 @@ def write_synthetic_stb(root: str, sequences=("B1Counting",), frames: int = 4,
                         image_size=(480, 640), seed: int = 0) -> str:
     """Write STB-layout sequences: ``labels/<seq>_BB.mat`` (``handPara`` (3, 21, N) in mm, STB
     keypoint order) and ``<seq>/BB_{left,right}_<i>.png`` whose hands sit where the BB
-    projection puts the joints."""
+    projection puts the joints. The hand is placed at the depth where the disparity is a tenth
+    of the image width, so small test images keep both views' hands in frame."""
     from scipy.io import savemat
 
     from handpose.data import STB_BASELINE_MM, STB_CX, STB_CY, STB_FOCAL, STB_TO_RHD
@@ -84,7 +85,9 @@ def write_synthetic_stb(root: str, sequences=("B1Counting",), frames: int = 4,
         for i in range(frames):
             fig = render_figure(HAND21, image_size, seed * 1_000_003 + 1000 * s + i,
                                 figure_height=(0.3, 0.5))
-            z = 500.0                                 # mm in front of the left camera
+            # depth chosen so the stereo disparity f B / z is 10 % of the width: the right view
+            # (the left image shifted by the disparity) keeps the hand inside the frame
+            z = STB_FOCAL * STB_BASELINE_MM / max(1.0, round(0.1 * image_size[1]))
             uv = fig["keypoints"].astype(np.float64)
             xyz = np.stack([(uv[:, 0] - STB_CX) * z / STB_FOCAL, (uv[:, 1] - STB_CY) * z / STB_FOCAL,
                             np.full(21, z)], -1)

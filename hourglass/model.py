@@ -252,7 +252,7 @@ def _blocks(x, out_channels, name, block, options, num_blocks):
     return x
 
 
-def _stem(x, stem, block, options, num_features):
+def _stem(x, stem, block, options, num_features, stride=2, pool=True):
     """7x7/2 conv (3x3/2 for patchify) + BN + ReLU, block, max-pool, two blocks (to 64x64).
 
     bearpaw: block(64->128), pool, block(128->2f), block(2f->2f) (the ``layer2`` planes quirk,
@@ -261,12 +261,13 @@ def _stem(x, stem, block, options, num_features):
     """
     width = 2 * num_features
     if stem == "patchify":
-        x = conv(x, 64, 3, "stem_conv", strides=2)   # CV701 Sec. 3.4.2
+        x = conv(x, 64, 3, "stem_conv", strides=stride)   # CV701 Sec. 3.4.2
     else:
-        x = conv(x, 64, 7, "stem_conv", strides=2)
+        x = conv(x, 64, 7, "stem_conv", strides=stride)
     x = bn_relu(x, "stem")
     x = block(x, 128, "stem_block1", options)
-    x = layers.MaxPooling2D(2, name="stem_pool")(x)
+    if pool:
+        x = layers.MaxPooling2D(2, name="stem_pool")(x)
     if stem == "newell":
         x = block(x, 128, "stem_block2", options)
         return block(x, width, "stem_block3", options)
@@ -293,7 +294,9 @@ def build_stacked_hourglass(num_stacks: int = 2, num_keypoints: int = 16, block:
                             stem: str = "bearpaw", num_features: int = 128, depth: int = 4,
                             num_blocks: int = 1, input_shape=(256, 256, 3),
                             block_options: BlockOptions | None = None,
-                            name: str | None = None) -> keras.Model:
+                            name: str | None = None, *, stem_stride: int = 2,
+                            stem_pool: bool = True, head_name: str = "heatmaps",
+                            aux_heads: dict | None = None) -> keras.Model:
     """Build the stacked hourglass with intermediate supervision.
 
     Reference: Newell et al. 2016, Sec. 3; CV701 report Sec. 3.1 and Table 1; spec in
@@ -312,12 +315,20 @@ def build_stacked_hourglass(num_stacks: int = 2, num_keypoints: int = 16, block:
         input_shape: ``(H, W, 3)``; H and W must be divisible by ``4 * 2**depth``.
         block_options: :class:`BlockOptions` (depthwise biases, PRM widths).
         name: model name; defaults to ``hg{num_stacks}_{block}_{stem}``.
+        stem_stride, stem_pool: the stem's first conv stride and its max-pool. ``1`` and
+            ``False`` keep the input resolution (the thesis' segmentation hourglass,
+            reference/segmentation.md Addendum); neither changes the parameter count.
+        head_name: output layer suffix (``stack{s}_<head_name>``).
+        aux_heads: ``{name: channels}`` parallel 1x1 heads per stack on the same features,
+            each with its own remap conv into the next stack's input (the thesis' joint
+            branch). ``num_keypoints`` may be a per-stack sequence (progressive ground truth).
 
     Returns:
         A ``keras.Model`` mapping ``(N, H, W, 3)`` float images to a list of ``num_stacks``
-        tensors ``(N, H/4, W/4, num_keypoints)`` named ``stack{s}_heatmaps``. Keras unwraps a
-        one-element output list, so a 1-stack model returns the bare tensor; use
-        :func:`stack_outputs` to always get a list.
+        tensors ``(N, H/4, W/4, num_keypoints)`` named ``stack{s}_heatmaps`` (with
+        ``aux_heads``, each stack's main output is followed by its auxiliary outputs
+        ``stack{s}_<name>``). Keras unwraps a one-element output list, so a 1-stack model
+        returns the bare tensor; use :func:`stack_outputs` to always get a list.
 
     Deviations:
         See the module docstring (PRM pooling, initialiser statistics).
@@ -326,32 +337,42 @@ def build_stacked_hourglass(num_stacks: int = 2, num_keypoints: int = 16, block:
         raise ValueError(f"unknown block {block!r}; valid: {sorted(BLOCKS)}")
     if stem not in STEMS:
         raise ValueError(f"unknown stem {stem!r}; valid: {list(STEMS)}")
-    for arg, value in (("num_stacks", num_stacks), ("num_keypoints", num_keypoints),
-                       ("num_features", num_features), ("depth", depth), ("num_blocks", num_blocks)):
+    per_stack = ([num_keypoints] * num_stacks if isinstance(num_keypoints, int)
+                 else list(num_keypoints))
+    if len(per_stack) != num_stacks:
+        raise ValueError(f"num_keypoints needs one entry per stack ({num_stacks}), got "
+                         f"{num_keypoints!r}")
+    for arg, value in (("num_stacks", num_stacks), ("num_features", num_features),
+                       ("depth", depth), ("num_blocks", num_blocks), *(
+                           ("num_keypoints", k) for k in per_stack)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{arg} must be a positive integer, got {value!r}")
+    if stem_stride not in (1, 2):
+        raise ValueError(f"stem_stride must be 1 or 2, got {stem_stride!r}")
     if len(input_shape) != 3 or input_shape[2] != 3:
         raise ValueError(f"input_shape must be (H, W, 3), got {input_shape!r}")
-    factor = 4 * 2 ** depth
+    down = stem_stride * (2 if stem_pool else 1)
+    factor = down * 2 ** depth
     if input_shape[0] % factor or input_shape[1] % factor:
-        raise ValueError(f"input height and width must be divisible by 4 * 2**depth = {factor}, "
-                         f"got {tuple(input_shape[:2])}")
+        raise ValueError(f"input height and width must be divisible by {down} * 2**depth = "
+                         f"{factor}, got {tuple(input_shape[:2])}")
     options = block_options or BlockOptions()
     fn = BLOCKS[block]
     inputs = keras.Input(input_shape, name="image")
-    x = _stem(inputs, stem, fn, options, num_features)
+    x = _stem(inputs, stem, fn, options, num_features, stem_stride, stem_pool)
     width = 2 * num_features
     outputs = []
     for s in range(num_stacks):
         y = _hourglass(x, depth, f"stack{s}_hg", fn, options, num_blocks)
         y = _blocks(y, width, f"stack{s}_res", fn, options, num_blocks)
         y = bn_relu(conv(y, width, 1, f"stack{s}_fc_conv"), f"stack{s}_fc")
-        score = conv(y, num_keypoints, 1, f"stack{s}_heatmaps")
-        outputs.append(score)
+        heads = [(head_name, per_stack[s])] + list((aux_heads or {}).items())
+        scores = [conv(y, c, 1, f"stack{s}_{h}") for h, c in heads]
+        outputs += scores
         if s < num_stacks - 1:
             x = layers.Add(name=f"stack{s}_merge")([
                 x, conv(y, width, 1, f"stack{s}_merge_features"),
-                conv(score, width, 1, f"stack{s}_merge_heatmaps")])
+                *(conv(sc, width, 1, f"stack{s}_merge_{h}") for (h, _), sc in zip(heads, scores))])
     return keras.Model(inputs, outputs, name=name or f"hg{num_stacks}_{block}_{stem}")
 
 

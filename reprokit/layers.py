@@ -28,12 +28,13 @@ class SwitchableBatchNormalization(keras.layers.BatchNormalization):
 
     def build(self, input_shape):
         super().build(input_shape)
-        self.update_moving_stats = self.add_weight(
-            shape=(), initializer=keras.initializers.Constant(float(self._init_update)),
-            trainable=False, name="update_moving_stats")
-        self.train_affine = self.add_weight(
-            shape=(), initializer=keras.initializers.Constant(float(self._init_affine)),
-            trainable=False, name="train_affine")
+        # Plain tf.Variables, not Keras weights: the switches are run-time state, so they stay
+        # out of count_params() (ICNet's exact counts, reference/segmentation.md §H) and of
+        # weight files; BatchNormPhase derives them from the optimizer step after a resume.
+        self.update_moving_stats = tf.Variable(float(self._init_update), trainable=False,
+                                               name="update_moving_stats")
+        self.train_affine = tf.Variable(float(self._init_affine), trainable=False,
+                                        name="train_affine")
 
     def set_switches(self, update_moving_stats: bool | None = None, train_affine: bool | None = None):
         if update_moving_stats is not None:
