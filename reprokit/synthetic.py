@@ -132,8 +132,41 @@ def _hand21() -> Skeleton:
                     polygons=(((0, 4, 8, 12, 16, 20), 6),))
 
 
+def _smpl29() -> Skeleton:
+    # The 24 SMPL joints in their order (gulvarol/surreal part_match; reference/segmentation.md
+    # §3.2) plus 5 end points (toe tips, head top, finger tips) so the leaf parts have bones.
+    # The bone ending at joint j is painted with SURREAL label parents[j] + 1, i.e. the part
+    # rooted at the parent joint; the figure faces the camera, so its left is image right.
+    names = ("Pelvis", "L_Hip", "R_Hip", "Spine1", "L_Knee", "R_Knee", "Spine2", "L_Ankle",
+             "R_Ankle", "Spine3", "L_Foot", "R_Foot", "Neck", "L_Collar", "R_Collar", "Head",
+             "L_Shoulder", "R_Shoulder", "L_Elbow", "R_Elbow", "L_Wrist", "R_Wrist", "L_Hand",
+             "R_Hand", "L_ToeTip", "R_ToeTip", "HeadTop", "L_FingerTip", "R_FingerTip")
+    parents = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21,
+               10, 11, 15, 22, 23)
+    lengths = (0, .22, .22, .25, .9, .9, .25, .85, .85, .25, .16, .16, .22, .2, .2, .12, .18, .18,
+               .55, .55, .5, .5, .12, .12, .1, .1, .38, .1, .1)
+    rest = (0, 0, 180, -90, 90, 90, -90, 90, 90, -90, 70, 110, -90, -25, -155, -90, 10, 170, 80,
+            100, 85, 95, 85, 95, 20, 160, -90, 85, 95)
+    ranges = (0, 3, 3, 6, 25, 25, 6, 25, 25, 6, 15, 15, 8, 5, 5, 10, 8, 8, 60, 60, 50, 50, 20, 20,
+              10, 10, 10, 20, 20)
+    widths = (0, .22, .22, .42, .22, .22, .44, .17, .17, .46, .13, .13, .2, .18, .18, .14, .17,
+              .17, .14, .14, .12, .12, .11, .11, .1, .1, .32, .07, .07)
+    part_ids = (1,) + tuple(p + 1 for p in parents[1:])
+    part_names = ("background", "hips", "leftUpLeg", "rightUpLeg", "spine", "leftLeg", "rightLeg",
+                  "spine1", "leftFoot", "rightFoot", "spine2", "leftToeBase", "rightToeBase",
+                  "neck", "leftShoulder", "rightShoulder", "head", "leftArm", "rightArm",
+                  "leftForeArm", "rightForeArm", "leftHand", "rightHand", "leftHandIndex1",
+                  "rightHandIndex1")
+    pairs = ((2, 3), (5, 6), (8, 9), (11, 12), (14, 15), (17, 18), (19, 20), (21, 22), (23, 24))
+    joint_pairs = tuple((a - 1, b - 1) for a, b in pairs) + ((24, 25), (27, 28))
+    return Skeleton("smpl29", names, parents, lengths, rest, ranges, widths, part_ids, part_names,
+                    part_swap_pairs=pairs, flip_pairs=joint_pairs)
+
+
 HUMAN16 = _human16()
 HAND21 = _hand21()
+#: SURREAL bodies: 24 SMPL joints + 5 end points, painted with the 24 SURREAL part labels.
+SMPL29 = _smpl29()
 
 
 def sample_pose(skeleton: Skeleton, rng: np.random.Generator) -> np.ndarray:

@@ -1,4 +1,19 @@
 """ICNet, SegNet-basic and hourglass body-part segmentation on SURREAL (thesis Tables 1-6).
 
-Not implemented yet: the subject of issue #6. Importing this package gives nothing else for now.
+Modules: :mod:`segmentation.model` (networks with the reference layer names and exact
+parameter counts), :mod:`segmentation.labels` (the 25 SURREAL labels, mirroring, groupings),
+:mod:`segmentation.losses` (cross-entropy with label resizing, class weights, strategies),
+:mod:`segmentation.data` (SURREAL reader and frame extraction), :mod:`segmentation.synthetic`
+(a synthetic SURREAL in the published format). Importing the package does not start
+TensorFlow; the names below load their module on first use.
 """
+from reprokit import lazy_exports
+
+_EXPORTS = {
+    "ICNet": "segmentation.model", "SegNetBasic": "segmentation.model",
+    "HourglassSegmenter": "segmentation.model", "SegmentationCE": "segmentation.losses",
+    "class_weights": "segmentation.losses", "extract_frames": "segmentation.data",
+    "write_synthetic_surreal": "segmentation.synthetic",
+}
+__getattr__, __dir__ = lazy_exports(_EXPORTS)
+__all__ = sorted(_EXPORTS)
