@@ -76,6 +76,15 @@ def test_stb_reader_reorders_projects_and_reads_both_views(tmp_path):
     # the left-view projection lands on the rendered joints; the right view is shifted by the
     # disparity f * baseline / z
     np.testing.assert_allclose(rec["uv"][0], stb_project(para[:, STB_TO_RHD, 0].T), rtol=1e-5)
+    z = para[2, 0, 0]
     np.testing.assert_allclose(rec["uv"][0, :, 0] - rec["uv"][2, :, 0],
-                               822.79041 * 120.054 / 500.0, rtol=1e-5)
+                               822.79041 * 120.054 / z, rtol=1e-5)
+    assert abs(822.79041 * 120.054 / z - 16) < 1e-6          # a tenth of the 160-px width
+    # both views show the hand where their labels put it (the right view stays in frame)
+    import cv2
+
+    left, right = (cv2.imread(str(rec["image_path"][i])) for i in (0, 2))
+    ul, ur = np.round(rec["uv"][0]).astype(int), np.round(rec["uv"][2]).astype(int)
+    assert (ur[:, 0] >= 0).all() and (ur[:, 0] < 160).all()
+    np.testing.assert_array_equal(right[ur[:, 1], ur[:, 0]], left[ul[:, 1], ul[:, 0]])
     assert rec["visible"].all()

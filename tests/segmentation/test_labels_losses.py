@@ -91,3 +91,34 @@ def test_labels_are_resized_nearest_with_tf1_semantics_and_remapped():
     body = SegmentationCE(2, remap=L.TO_BODY2)(np.array([[[0, 16]]]),
                                                np.array([[[[5.0, 0.0], [0.0, 5.0]]]], np.float32))
     assert float(body) < 0.01
+
+
+def test_icnet_trains_one_step_with_the_three_branch_loss_and_loads_npy(tmp_path):
+    import keras
+
+    from segmentation.losses import ICNET_LAMBDAS
+    from segmentation.model import ICNet, load_icnet_npy
+
+    model = ICNet(25, input_shape=(65, 65, 3))
+    model.compile(keras.optimizers.SGD(0.01, momentum=0.9), loss=[SegmentationCE(25)] * 3,
+                  loss_weights=list(ICNET_LAMBDAS))
+    x = np.random.default_rng(0).normal(0, 50, (2, 65, 65, 3)).astype(np.float32)
+    y = np.random.default_rng(1).integers(0, 25, (2, 65, 65)).astype(np.int32)
+    y[:, :5] = 255
+    logs = model.train_on_batch(x, (y, y, y), return_dict=True)
+    assert np.isfinite(logs["loss"])
+    # caffe-tensorflow dict: {layer: {param: array}}, Cityscapes classifier with 19 classes
+    rng = np.random.default_rng(2)
+    data = {"conv1_sub1": {"weights": rng.normal(size=(3, 3, 3, 32)).astype(np.float32)},
+            "conv1_sub1_bn": {k: rng.normal(size=32).astype(np.float32)
+                              for k in ("scale", "offset", "mean", "variance")},
+            "conv6_cls": {"weights": np.zeros((1, 1, 128, 19), np.float32),
+                          "biases": np.zeros(19, np.float32)}}
+    path = tmp_path / "icnet_cityscapes_bnnomerge.npy"
+    np.save(path, data, allow_pickle=True)
+    report = load_icnet_npy(model, str(path))
+    np.testing.assert_array_equal(model.get_layer("conv1_sub1").kernel.numpy(),
+                                  data["conv1_sub1"]["weights"])
+    np.testing.assert_array_equal(model.get_layer("conv1_sub1_bn").moving_variance.numpy(),
+                                  data["conv1_sub1_bn"]["variance"])
+    assert ("conv6_cls/kernel", (1, 1, 128, 25), (1, 1, 128, 19)) in report.mismatched
