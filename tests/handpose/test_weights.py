@@ -141,7 +141,7 @@ def _python2_pickle(arrays: dict) -> bytes:
     import struct
 
     class Py2Str(bytes):
-        pass
+        """Bytes that the pickler below writes as a Python 2 ``str`` (BINSTRING)."""
 
     class Pickler(pickle._Pickler):
         dispatch = dict(pickle._Pickler.dispatch)
