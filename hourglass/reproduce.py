@@ -73,14 +73,6 @@ def _full_size_params(name: str) -> int:
 def _train_row(job):
     """Train and evaluate one row (in this process or a worker); writes ``rows/<name>.json``."""
     name, data_dir, settings, seed, rows_dir, workers = job
-    if workers > 1:
-        import tensorflow as tf
-
-        # Split the cores between the workers (tracing is single-threaded, so two rows at a
-        # time keep both cores busy where one row alone uses about 1.4 of them).
-        threads = max(1, (os.cpu_count() or 2) // workers)
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
     from hourglass.train import TrainConfig, train
 
     print(f"{name}: training", flush=True)
@@ -112,7 +104,7 @@ def reproduce_table1(scale: str = "smoke", data_dir: str | None = None, out_root
     from hourglass.data import load_mpii
     from hourglass.evaluate import mean_pose_baseline
     from hourglass.synthetic import write_synthetic_mpii
-    from reprokit.training import create_run_dir
+    from reprokit.training import create_run_dir, map_jobs
 
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {sorted(SCALES)}, got {scale!r}")
@@ -140,19 +132,8 @@ def reproduce_table1(scale: str = "smoke", data_dir: str | None = None, out_root
             todo.append(name)
     workers = max(1, min(workers or (2 if scale == "smoke" else 1), len(todo) or 1))
     jobs = [(name, data_dir, settings, seed, run.file("rows"), workers) for name in todo]
-    if workers == 1:
-        for job in jobs:
-            name, res = _train_row(job)
-            results[name] = res
-    else:
-        import concurrent.futures
-        import multiprocessing
-
-        # spawn, not fork: TensorFlow is already initialised in this process.
-        ctx = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-            for name, res in pool.map(_train_row, jobs):
-                results[name] = res
+    for name, res in map_jobs(_train_row, jobs, workers):
+        results[name] = res
     results = {n: results[n] for n in names}
     chance = mean_pose_baseline(load_mpii(data_dir, "train"), load_mpii(data_dir, "valid"))
     summary = {"scale": scale, "data": data_label, "variant": "bearpaw", "rows": results,

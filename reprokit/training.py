@@ -240,3 +240,56 @@ def fit(build_fn: Callable[[], keras.Model], compile_fn: Callable[[keras.Model],
     model.save_weights(os.path.join(run.checkpoints, "final.weights.h5"))
     run.mark_finished()
     return model, history
+
+
+def add_weight_decay(model: keras.Model, rate: float, layer_types=(keras.layers.Conv2D,),
+                     attribute: str = "kernel") -> int:
+    """Add TF1-style weight decay ``rate * tf.nn.l2_loss(w)`` (= ``rate/2 * sum(w**2)``) on the
+    ``attribute`` weight of every layer of ``layer_types``, as a regulariser on the variable
+    (it enters ``model.losses``, so it goes through the optimizer's momentum as it did in the
+    TF1 references; Keras' ``weight_decay`` optimizer argument is decoupled and would not).
+
+    Returns:
+        How many weights got the decay.
+    """
+    reg = keras.regularizers.L2(rate / 2.0)
+    n = 0
+    for layer in model._flatten_layers(include_self=False):
+        w = getattr(layer, attribute, None) if isinstance(layer, tuple(layer_types)) else None
+        if w is not None:
+            w.regularizer = reg
+            n += 1
+    if n == 0:
+        raise ValueError(f"{model.name} has no {[t.__name__ for t in layer_types]} layers with "
+                         f"a {attribute!r} weight")
+    return n
+
+
+def _run_job(args):
+    fn, job, threads = args
+    if threads:
+        # Split the cores between the workers (tracing is single-threaded, so two jobs at a
+        # time keep both cores of a small machine busy where one alone uses about 1.4).
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    return fn(job)
+
+
+def map_jobs(fn: Callable, jobs: Sequence, workers: int = 1) -> list:
+    """``[fn(job) for job in jobs]``, in ``workers`` spawned processes when ``workers > 1``.
+
+    Each worker gets ``cpu_count // workers`` TensorFlow threads; ``fn`` must be a module-level
+    function and the jobs picklable. Processes are spawned, not forked (TensorFlow may already
+    be initialised in this one). Results come back in the order of ``jobs``.
+    """
+    jobs = list(jobs)
+    workers = max(1, min(int(workers), len(jobs) or 1))
+    if workers == 1:
+        return [fn(job) for job in jobs]
+    import concurrent.futures
+    import multiprocessing
+
+    threads = max(1, (os.cpu_count() or 2) // workers)
+    ctx = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        return list(pool.map(_run_job, [(fn, job, threads) for job in jobs]))
