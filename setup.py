@@ -41,6 +41,13 @@ setup(
         "reprokit.reproductions": [
             "hourglass.table1 = hourglass.reproduce:TABLE1_REPRODUCTION",
             "handpose.table4 = handpose.reproduce:TABLE4_REPRODUCTION",
+            "segmentation.table1 = segmentation.reproduce:TABLE1_REPRODUCTION",
+            "segmentation.table2 = segmentation.reproduce:TABLE2_REPRODUCTION",
+            "segmentation.table3 = segmentation.reproduce:TABLE3_REPRODUCTION",
+            "segmentation.table4 = segmentation.reproduce:TABLE4_REPRODUCTION",
+            "segmentation.table5 = segmentation.reproduce:TABLE5_REPRODUCTION",
+            "segmentation.table6 = segmentation.reproduce:TABLE6_REPRODUCTION",
+            "segmentation.hourglass = segmentation.reproduce:HOURGLASS_REPRODUCTION",
         ],
     },
     classifiers=[

@@ -28,12 +28,15 @@ class Reproduction:
             (one small run, what ``repro demo`` calls; a minute or two on a CPU), ``"smoke"``
             (the whole table at toy size, minutes) or ``"paper"`` (the paper's schedule);
             ``data_dir=None`` means the synthetic dataset written in the real format.
+        demo: whether ``repro demo`` runs it (one small reproduction per paper: a paper with
+            several tables marks one).
     """
 
     name: str
     title: str
     paper: str
     run: Callable[[str, str | None, str], str]
+    demo: bool = True
 
 
 def discover() -> list[Reproduction]:
@@ -83,7 +86,7 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_demo(args) -> int:
-    repros = discover()
+    repros = [r for r in discover() if r.demo]
     if not repros:
         print(_NONE_YET + " `repro demo` has nothing to run.")
         return 0

@@ -173,6 +173,9 @@ def segmentation_dataset(records: dict, network: str, batch_size: int, training:
                                     out, joints=kp)
             image, labels = res[0], res[1]
             kp = res[2] if kp is not None else None
+        if size is not None:              # static shapes (ICNet's pyramid pooling needs them)
+            image = tf.ensure_shape(image, [size[0], size[1], 3])
+            labels = tf.ensure_shape(labels, [size[0], size[1]])
         ex_out = {"image": normalize(image, network), "labels": labels}
         if want_joints:
             if kp is None:
@@ -545,7 +548,8 @@ def train_segmentation(cfg: SegTrainConfig, runs_root: str = "runs", name: str |
 
 def report_to_json(report: dict) -> dict:
     """The JSON-able part of :func:`evaluate_segmentation`'s report (percent where the thesis
-    prints percent): ``mIoU``, ``accuracy``, ``F1``, ``mean_class_accuracy``, per-class and
+    prints percent): ``mIoU``, ``accuracy``, ``F1`` (macro), ``F1_weighted`` (by class pixel
+    counts), ``mean_class_accuracy``, per-class and
     per-group lists, and the confusion matrices."""
     from reprokit.metrics.segmentation import merge_confusion
     from segmentation.labels import TO_THESIS13
@@ -554,7 +558,8 @@ def report_to_json(report: dict) -> dict:
         return None if v is None or np.isnan(v) else round(float(v) * 100, 4)
 
     out = {"mIoU": pct(report["mIoU"]), "accuracy": pct(report["pixel_accuracy"]),
-           "F1": pct(report["mean_f1"]), "mean_class_accuracy": pct(report["mean_recall"]),
+           "F1": pct(report["mean_f1"]), "F1_weighted": pct(report["weighted_f1"]),
+           "mean_class_accuracy": pct(report["mean_recall"]),
            "iou": [pct(v) for v in report["iou"]],
            "class_accuracy": [pct(v) for v in report["per_class_accuracy"]],
            "confusion": np.asarray(report["confusion"]).tolist()}
@@ -571,9 +576,10 @@ def results_markdown(results: dict, title: str) -> str:
              f"{results['eval_split']} split, {results['eval_frames']} frames; "
              f"{results['steps']} steps in {results['train_seconds']:.0f} s; "
              f"{results['params']:,} parameters.", "",
-             "| mIoU | accuracy | F1 | mean class accuracy |", "|---:|---:|---:|---:|",
+             "| mIoU | accuracy | F1 macro | F1 weighted | mean class accuracy |",
+             "|---:|---:|---:|---:|---:|",
              f"| {results['mIoU']:.2f} | {results['accuracy']:.2f} | {results['F1']:.2f} | "
-             f"{results['mean_class_accuracy']:.2f} |", "",
+             f"{results['F1_weighted']:.2f} | {results['mean_class_accuracy']:.2f} |", "",
              "| class | IoU | accuracy |", "|---|---:|---:|"]
     for name, i, a in zip(PART_NAMES, results["iou"], results["class_accuracy"]):
         lines.append(f"| {name} | {_fmt(i)} | {_fmt(a)} |")

@@ -78,9 +78,21 @@ def precision(cm) -> np.ndarray:
 
 
 def f1(cm) -> np.ndarray:
-    """Per-class ``2 P R / (P + R)``."""
-    p, r = precision(cm), recall(cm)
-    return _div(2 * p * r, p + r)
+    """Per-class ``2 P R / (P + R)``, computed as ``2 C_ii / (row_i + col_i)`` (the same value
+    where P and R exist). A class that occurs but is never predicted, or predicted but never
+    right, scores 0 (not NaN, which ``nanmean`` would skip and so inflate the mean); NaN only
+    for a class that neither occurs nor is predicted."""
+    cm = np.asarray(cm)
+    return _div(2 * np.diag(cm), cm.sum(1) + cm.sum(0))
+
+
+def weighted_f1(cm) -> float:
+    """Per-class F1 averaged with the ground-truth pixel counts as weights (scikit-learn's
+    ``average="weighted"``); dominated by the large classes, unlike the macro mean."""
+    cm = np.asarray(cm)
+    rows = cm.sum(1)
+    scores = np.nan_to_num(f1(cm))
+    return float((scores * rows).sum() / rows.sum()) if rows.sum() else float("nan")
 
 
 def merge_confusion(cm, table, num_groups: int | None = None) -> np.ndarray:
@@ -107,6 +119,6 @@ def segmentation_report(cm, include_background: bool = True) -> dict:
     """All scalar metrics of one confusion matrix (per-class arrays included)."""
     return {"mIoU": mean_iou(cm, include_background), "pixel_accuracy": pixel_accuracy(cm),
             "mean_precision": float(np.nanmean(precision(cm))),
-            "mean_recall": float(np.nanmean(recall(cm))), "mean_f1": float(np.nanmean(f1(cm))),
+            "mean_recall": float(np.nanmean(recall(cm))), "mean_f1": float(np.nanmean(f1(cm))), "weighted_f1": weighted_f1(cm),
             "iou": iou(cm), "per_class_accuracy": recall(cm), "precision": precision(cm),
             "f1": f1(cm)}

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from reprokit.metrics.segmentation import segmentation_report
 from reprokit.metrics import (confusion_matrix, epe_auc, f1, head_size_from_boxes, iou, mean_iou,
                               merge_confusion, oks, pck, pckh, pixel_accuracy, precision, recall)
 from reprokit.metrics.keras_metrics import ConfusionMatrixMetric, HeatmapPCK
@@ -120,6 +121,13 @@ def test_segmentation_metrics_on_a_hand_computed_matrix():
     # an absent class is nan, not 0, and does not drag the mean down
     cm4 = confusion_matrix(gt, pred, 4)
     assert np.isnan(iou(cm4)[3]) and mean_iou(cm4) == pytest.approx(mean_iou(cm))
+    assert np.isnan(f1(cm4)[3])
+    # a class that occurs but is never predicted scores F1 = 0 (not NaN, which would inflate
+    # the macro mean): "background everywhere" has the F1 of its background class only / 3
+    never = np.array([[5, 0, 0], [3, 0, 0], [2, 0, 0]])
+    np.testing.assert_allclose(f1(never), [2 * 5 / (5 + 10), 0, 0])
+    assert segmentation_report(never)["mean_f1"] == pytest.approx(2 / 3 / 3)
+    assert segmentation_report(cm)["weighted_f1"] == pytest.approx((3 * 0.8 + 2 * 0.5 + 2 / 3) / 6)
 
 
 def test_keras_confusion_metric_equals_numpy():

@@ -1,0 +1,115 @@
+"""``python -m segmentation summary|extract|train|reproduce``.
+
+A thin CLI over :mod:`segmentation.model`, :mod:`segmentation.data`, :mod:`segmentation.train`
+and :mod:`segmentation.reproduce`. ``--data synthetic`` (default) writes a synthetic SURREAL
+into ``--out``/data; ``--data-dir`` points at a real SURREAL ``data`` folder (with ``cmu/``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _summary(args) -> int:
+    from reprokit.training import set_seed
+    from segmentation.reproduce import ROWS, _full_size_params
+
+    set_seed(0, deterministic_ops=False)
+    rows = [args.row] if args.row else list(ROWS)
+    for row in rows:
+        print(f"{row:<26} {_full_size_params(row):>12,} parameters (full size, 25 classes)", flush=True)
+    return 0
+
+
+def _extract(args) -> int:
+    from segmentation.data import extract_frames
+
+    rec = extract_frames(args.data_dir, args.dst, args.split, num_frames=args.frames,
+                         size=(args.size, args.size), margin=args.margin, seed=args.seed)
+    print(f"{len(rec['image_path'])} frames in {args.dst}")
+    return 0
+
+
+def _train(args) -> int:
+    from segmentation.train import SegTrainConfig, train_segmentation
+
+    kw = {k: getattr(args, k) for k in ("steps", "batch_size", "learning_rate", "weighting",
+                                         "joints") if getattr(args, k) is not None}
+    cfg = SegTrainConfig(network=args.network, data_dir=args.frames,
+                         model=json.loads(args.model) if args.model else {},
+                         input_size=args.size, steps_per_epoch=args.steps_per_epoch,
+                         augment=args.augment, strategy=args.strategy,
+                         progressive=args.progressive, eval_split=args.eval_split,
+                         validate=args.validate, seed=args.seed, **kw)
+    run, _ = train_segmentation(cfg, runs_root=args.out)
+    print(open(run.file("results.md"), encoding="utf-8").read())
+    print(f"run directory: {run.path}")
+    return 0
+
+
+def _reproduce(args) -> int:
+    from segmentation.reproduce import reproduce
+
+    out = reproduce(args.table, args.scale, args.data_dir, args.out, args.seed, args.workers)
+    print(f"results in {out}")
+    return 0
+
+
+def main(argv=None) -> int:
+    from segmentation.reproduce import TABLE_NAMES
+
+    parser = argparse.ArgumentParser(prog="python -m segmentation", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+
+    p = sub.add_parser("summary", help="full-size parameter count of every table row")
+    p.add_argument("--row", default=None)
+    p.set_defaults(fn=_summary)
+
+    p = sub.add_parser("extract", help="extract image / label PNG pairs from a SURREAL split")
+    p.add_argument("data_dir", help="SURREAL data folder (with cmu/)")
+    p.add_argument("dst")
+    p.add_argument("--split", default="train", choices=("train", "val", "test"))
+    p.add_argument("--frames", type=int, default=None, help="k-means frame selection target")
+    p.add_argument("--size", type=int, default=320)
+    p.add_argument("--margin", type=float, default=0.1)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(fn=_extract)
+
+    p = sub.add_parser("train", help="train and evaluate one network on extracted frames")
+    p.add_argument("network", choices=("icnet", "segnet", "hourglass"))
+    p.add_argument("--frames", required=True, help="folder with train/ val/ test/ extractions")
+    p.add_argument("--model", default=None, help='builder arguments as JSON, e.g. \'{"filter_scale": 2}\'')
+    p.add_argument("--size", type=int, default=320)
+    p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--steps-per-epoch", type=int, default=200)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--learning-rate", type=float, default=None)
+    p.add_argument("--augment", action="store_true", help="mirror (label swap) + scale")
+    p.add_argument("--weighting", choices=("w1", "w2", "median_freq"), default=None)
+    p.add_argument("--strategy", choices=("outer", "direct"), default="outer")
+    p.add_argument("--progressive", action="store_true")
+    p.add_argument("--joints", choices=("surreal", "centroids"), default=None)
+    p.add_argument("--eval-split", choices=("val", "test"), default="val")
+    p.add_argument("--validate", action="store_true")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="runs")
+    p.set_defaults(fn=_train)
+
+    p = sub.add_parser("reproduce", help="reproduce a thesis table beside its numbers")
+    p.add_argument("table", choices=(*TABLE_NAMES, "all"))
+    p.add_argument("--scale", choices=("demo", "smoke", "paper"), default="smoke")
+    p.add_argument("--data", choices=("synthetic",), default="synthetic",
+                   help="synthetic SURREAL (default) unless --data-dir is given")
+    p.add_argument("--data-dir", default=None, help="real SURREAL data folder (with cmu/)")
+    p.add_argument("--out", default="runs")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=None)
+    p.set_defaults(fn=_reproduce)
+
+    args = parser.parse_args(argv)
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

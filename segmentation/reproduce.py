@@ -1,0 +1,387 @@
+"""Reproduce the thesis' Tables 1-6 and the hourglass experiments, beside the thesis' numbers.
+
+``python -m segmentation reproduce table1|...|table6|hourglass|all [--scale smoke|paper]``,
+also registered in ``repro`` (``segmentation.table1`` ...). Each table is a list of rows; a
+row is one training run (:func:`segmentation.train.train_segmentation`). Rows live in
+``<out>/segmentation-rows/`` and are shared between tables: Table 2's "Normal" is Table 1's,
+so running Table 1 then Table 2 (or ``all``) trains it once. Interrupting and rerunning
+continues: finished rows are reused, the interrupted one resumes from its last epoch backup.
+
+Scales:
+
+``paper``
+    the thesis' schedules (:data:`segmentation.train.SCHEDULES`): 320 x 320 inputs, ICNet
+    batch 64 / SGD poly / BN released at 20k, SegNet batch 32 / Adam 0.01, the hourglass
+    (4 stacks, 256-channel trunk) with RMSprop; 40k steps (90k for Tables 3 and 6),
+    validation every 200 steps. Meant for a GPU and the real SURREAL (``--data-dir``).
+``smoke``
+    every row on a synthetic SURREAL (written in the published mp4 + mat format, extracted
+    like the real one) at 64 x 64 with the same networks (ICNet and SegNet at full width; the
+    hourglass with 3 stacks, 16-plane bottlenecks and depth 2), 120 steps (270 for the "90k"
+    rows: the same 2.25 ratio), batch 8 (hourglass 4). Minutes on 2 CPU cores.
+``demo``
+    the smoke setting for the table's first row only (``repro demo`` runs Table 1's).
+
+Deviations (smoke and demo only): input size, step counts, batch sizes and the hourglass size
+are scaled down to run on a CPU; the learning rates and optimizers are the thesis'. Parameter
+counts in the tables are those of the full-size networks (built and counted; the tests assert
+them against reference/segmentation.md §H).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import time
+
+import numpy as np
+
+logger = logging.getLogger("reprokit.segmentation")
+
+#: One training run per row: overrides of :class:`segmentation.train.SegTrainConfig`.
+#: ``long`` rows train 90k / 40k = 2.25 times as long and are evaluated on the test split.
+ROWS = {
+    "icnet_normal": {"network": "icnet", "model": {"filter_scale": 1}},
+    "icnet_doubled": {"network": "icnet", "model": {"filter_scale": 2}},
+    "icnet_normal_aug": {"network": "icnet", "model": {"filter_scale": 1}, "augment": True},
+    "icnet_w1_outer": {"network": "icnet", "model": {"filter_scale": 1}, "weighting": "w1"},
+    "icnet_w1_direct": {"network": "icnet", "model": {"filter_scale": 1}, "weighting": "w1",
+                        "strategy": "direct"},
+    "icnet_w2_outer": {"network": "icnet", "model": {"filter_scale": 1}, "weighting": "w2"},
+    "icnet_w2_direct": {"network": "icnet", "model": {"filter_scale": 1}, "weighting": "w2",
+                        "strategy": "direct"},
+    "icnet_normal_90k": {"network": "icnet", "model": {"filter_scale": 1}, "long": True},
+    "segnet_normal": {"network": "segnet", "model": {"filters": 64}},
+    "segnet_doubled": {"network": "segnet", "model": {"filters": 128}},
+    "segnet_doubled_aug": {"network": "segnet", "model": {"filters": 128}, "augment": True},
+    "segnet_doubled_w1_outer": {"network": "segnet", "model": {"filters": 128}, "weighting": "w1"},
+    "segnet_doubled_w2_outer": {"network": "segnet", "model": {"filters": 128}, "weighting": "w2"},
+    "segnet_doubled_90k": {"network": "segnet", "model": {"filters": 128}, "long": True},
+    "hourglass_plain": {"network": "hourglass", "model": {}},
+    "hourglass_progressive": {"network": "hourglass", "model": {}, "progressive": True},
+    "hourglass_joints": {"network": "hourglass", "model": {}, "joints": "surreal"},
+}
+
+_G13 = ("Background", "Head", "Torso", "U.Legs", "L.Legs", "Neck", "Shoulder", "U.Arms",
+        "L.Arms", "Feet", "Hands", "Fingers", "Toes")
+
+
+@dataclasses.dataclass(frozen=True)
+class Table:
+    """A thesis table: ``rows`` = ``(title, row id, thesis numbers or None)``.
+
+    ``kind="summary"``: numbers are (mIoU, accuracy, F1) in percent. ``kind="per_class"``:
+    (mIoU, mean accuracy per class, 13 group accuracies in :data:`_G13` order).
+    """
+
+    title: str
+    source: str
+    kind: str
+    rows: tuple
+
+
+TABLES = {
+    "table1": Table("ICNet: filters and data augmentation (validation)", "thesis Table 1, Sec. 3.2.3",
+                    "summary", (
+                        ("Normal", "icnet_normal", (38.19, 94.64, 88.17)),
+                        ("Doubled filters", "icnet_doubled", (27.51, 93.01, 84.97)),
+                        ("Normal + Data Aug.", "icnet_normal_aug", (32.60, 91.15, 91.61)))),
+    "table2": Table("ICNet: class weighting (validation)", "thesis Table 2, Sec. 3.2.3", "per_class", (
+        ("Normal", "icnet_normal", (38.2, 48.7, (98.9, 84.9, 74.78, 64.3, 53.8, 64.0, 54.2, 52.7,
+                                                 39.5, 32.3, 19.8, 9.3, 9.5))),
+        ("W1 (Outer)", "icnet_w1_outer", (37.5, 52.3, (97.7, 90.0, 74.8, 70.9, 61.7, 60.9, 56.0,
+                                                       57.34, 50.1, 38.9, 22.9, 10.2, 11.3))),
+        ("W1 (Direct)", "icnet_w1_direct", (6.5, 7.9, (99.9, 6.13, 15.5, 7.7, 0.8, 0.0, 4.7, 1.9,
+                                                       0.0, 3.6, 0.0, 0.0, 0.0))),
+        ("W2 (Outer)", "icnet_w2_outer", (25.8, 54.8, (89.2, 89.3, 61.6, 64.1, 65.2, 72.4, 60.3,
+                                                       47.0, 46.03, 52.35, 33.4, 31.0, 36.9))),
+        ("W2 (Direct)", "icnet_w2_direct", (25.5, 34.0, (99.3, 78.7, 70.7, 70.0, 59.0, 1.9, 8.9,
+                                                         32.9, 15.7, 7.1, 0.5, 0.0, 0.0))))),
+    "table3": Table("ICNet: final model, 90k steps (test)", "thesis Table 3, Sec. 3.2.3", "summary", (
+        ("Normal (90k)", "icnet_normal_90k", (45.14, 95.76, 89.73)),)),
+    "table4": Table("SegNet-basic: filters and data augmentation (validation)",
+                    "thesis Table 4, Sec. 3.3.3", "summary", (
+                        ("Normal", "segnet_normal", (38.80, 94.87, 54.34)),
+                        ("Doubled filters", "segnet_doubled", (39.17, 94.79, 54.49)),
+                        ("Doubled Filters + Data Aug.", "segnet_doubled_aug", (23.28, 89.24, 33.21)))),
+    "table5": Table("SegNet-basic: class weighting, doubled filters (validation)",
+                    "thesis Table 5, Sec. 3.3.3", "per_class", (
+                        ("Double Filters", "segnet_doubled", (39.17, 49.9, (
+                            99.1, 84.2, 70.9, 63.2, 58.4, 58.1, 51.8, 52.7, 43.9, 39.9, 28.8, 12.4, 9.8))),
+                        ("DF + W1 (Outer)", "segnet_doubled_w1_outer", (38.8, 55.6, (
+                            97.5, 90.3, 74.2, 66.8, 61.8, 58.3, 65.1, 62.0, 49.6, 42.0, 36.3, 25.3, 14.2))),
+                        ("DF + W2 (Outer)", "segnet_doubled_w2_outer", (21.65, 56.3, (
+                            78.18, 79.8, 65.6, 60.0, 57.1, 85.8, 71.1, 52.5, 51.8, 44.2, 41.7, 34.1, 38.4))))),
+    "table6": Table("SegNet-basic: final model, doubled filters, 90k steps (test)",
+                    "thesis Table 6, Sec. 3.3.3", "summary", (
+                        ("Doubled filters (90k)", "segnet_doubled_90k", (33.59, 94.62, 44.32)),)),
+    "hourglass": Table("Stacked hourglass: plain, progressive ground truth, joint branch (validation)",
+                       "thesis Sec. 4.1 (its results section 4.1.4 is empty: no numbers)", "summary", (
+                           ("Plain", "hourglass_plain", None),
+                           ("Progressive ground truth", "hourglass_progressive", None),
+                           ("Parallel joint branch", "hourglass_joints", None))),
+}
+TABLE_NAMES = tuple(TABLES)
+
+#: Per scale: settings shared by every row, per-network overrides, the 90k/40k factor.
+SMOKE = {"input_size": 64, "steps": 120, "steps_per_epoch": 30, "validate": False,
+         "networks": {"icnet": {"batch_size": 8}, "segnet": {"batch_size": 8},
+                      "hourglass": {"batch_size": 4,
+                                    "model": {"num_stacks": 3, "num_features": 16, "depth": 2}}}}
+PAPER = {"input_size": 320, "steps": None, "steps_per_epoch": 200, "validate": True,
+         "networks": {"hourglass": {"model": {"num_stacks": 4}}}}
+SCALES = {"demo": SMOKE, "smoke": SMOKE, "paper": PAPER}
+LONG_FACTOR = 90_000 / 40_000
+#: Synthetic SURREAL of smoke/demo: clips x frames per split (one figure per frame).
+SYNTHETIC = {"train": (8, 16), "val": (2, 16), "test": (2, 16), "image_size": (120, 160)}
+#: Frames selected per split from a real SURREAL (thesis Sec. 2: about 90k / 15k / 15k).
+REAL_FRAMES = {"train": 90_000, "val": 15_000, "test": 15_000}
+
+
+def row_config(row: str, scale: str, data_dir: str, seed: int = 0):
+    """The :class:`SegTrainConfig` of one row at one scale."""
+    from segmentation.train import SCHEDULES, SegTrainConfig
+
+    if row not in ROWS:
+        raise ValueError(f"unknown row {row!r}; valid: {sorted(ROWS)}")
+    spec = dict(ROWS[row])
+    long = spec.pop("long", False)
+    settings = SCALES[scale]
+    net = settings["networks"].get(spec["network"], {})
+    model = {**net.get("model", {}), **spec.pop("model", {})}
+    steps = settings["steps"] or SCHEDULES[spec["network"]]["steps"]
+    kw = {k: v for k, v in net.items() if k != "model"}
+    return SegTrainConfig(data_dir=data_dir, model=model, input_size=settings["input_size"],
+                          steps=int(round(steps * LONG_FACTOR)) if long else steps,
+                          steps_per_epoch=settings["steps_per_epoch"],
+                          validate=settings["validate"], eval_split="test" if long else "val",
+                          seed=seed, **kw, **spec)
+
+
+def prepare_data(scale: str, data_dir: str | None, out_root: str) -> tuple[str, str]:
+    """Extracted frames for ``scale``: from ``data_dir`` (a SURREAL ``data`` folder) or a
+    synthetic SURREAL written under ``out_root/data``. Returns ``(frames_dir, label)``."""
+    from segmentation.data import extract_frames
+    from segmentation.synthetic import write_synthetic_surreal
+
+    size = SCALES[scale]["input_size"]
+    if data_dir is None:
+        raw = os.path.join(out_root, "data", "synthetic-surreal")
+        frames = os.path.join(out_root, "data", f"synthetic-surreal-frames-{size}")
+        for i, split in enumerate(("train", "val", "test")):
+            clips, n = SYNTHETIC[split]
+            write_synthetic_surreal(raw, split, clips, n, SYNTHETIC["image_size"], seed=i)
+            if not os.path.exists(os.path.join(frames, split, "index.json")):
+                extract_frames(raw, os.path.join(frames, split), split, size=(size, size), seed=i)
+        counts = {s: SYNTHETIC[s][0] * SYNTHETIC[s][1] for s in ("train", "val", "test")}
+        return frames, ("synthetic SURREAL (segmentation.synthetic; {train} / {val} / {test} "
+                        "frames)").format(**counts)
+    frames = os.path.join(out_root, "data", f"surreal-frames-{size}")
+    for split in ("train", "val", "test"):
+        if not os.path.exists(os.path.join(frames, split, "index.json")):
+            num = REAL_FRAMES[split] if scale == "paper" else None
+            extract_frames(data_dir, os.path.join(frames, split), split, size=(size, size),
+                           num_frames=num)
+    return frames, f"SURREAL at {data_dir}"
+
+
+def _full_size_params(row: str) -> int:
+    import keras
+
+    from segmentation.train import build_model
+
+    cfg = row_config(row, "paper", "")
+    model = build_model(cfg.resolved())
+    n = int(model.count_params())
+    del model
+    keras.backend.clear_session()
+    return n
+
+
+def _train_row(job):
+    """Train (or reuse) one row; returns ``(row, results)``."""
+    row, scale, frames, seed, rows_root = job
+    from segmentation.train import train_segmentation
+
+    cfg = row_config(row, scale, frames, seed)
+    start = time.perf_counter()
+    run, res = train_segmentation(cfg, runs_root=rows_root, name=f"{row}-{scale}", verbose=0)
+    if "full_size_params" not in res:
+        res["full_size_params"] = _full_size_params(row)
+        res["wall_seconds"] = time.perf_counter() - start
+        with open(run.file("results.json"), "w", encoding="utf-8") as f:
+            json.dump(res, f, indent=2)
+    res["run"] = run.path
+    print(f"{row}: mIoU {res['mIoU']:.2f}, accuracy {res['accuracy']:.2f} "
+          f"({res['train_seconds']:.0f} s training)", flush=True)
+    return row, res
+
+
+def reproduce(table: str = "table1", scale: str = "smoke", data_dir: str | None = None,
+              out_root: str = "runs", seed: int = 0, workers: int | None = None) -> str:
+    """Train and evaluate the rows of ``table`` (or ``"all"``); returns the results directory.
+
+    Args:
+        workers: rows trained at the same time in separate processes (default 2 at smoke and
+            demo scale, where tracing, single-threaded, dominates; 1 at paper scale).
+    """
+    from reprokit.training import create_run_dir, map_jobs
+
+    names = TABLE_NAMES if table == "all" else (table,)
+    for t in names:
+        if t not in TABLES:
+            raise ValueError(f"unknown table {t!r}; valid: {', '.join(TABLE_NAMES)}, all")
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {sorted(SCALES)}, got {scale!r}")
+    frames, data_label = prepare_data(scale, data_dir, out_root)
+    rows = []
+    for t in names:
+        picked = TABLES[t].rows[:1] if scale == "demo" else TABLES[t].rows
+        rows += [r for _, r, _ in picked if r not in rows]
+    config = {"tables": list(names), "scale": scale, "rows": rows, "frames": os.path.abspath(frames),
+              "seed": seed}
+    run = create_run_dir(f"segmentation-{table}-{scale}", config, out_root)
+    rows_root = os.path.join(out_root, "segmentation-rows")
+    workers = workers or (2 if scale in ("smoke", "demo") else 1)
+    jobs = [(r, scale, frames, seed, rows_root) for r in rows]
+    results = dict(map_jobs(_train_row, jobs, min(workers, len(jobs))))
+    summary = {"tables": list(names), "scale": scale, "data": data_label, "rows": results}
+    with open(run.file("results.json"), "w", encoding="utf-8") as f:
+        json.dump(summary, f, indent=2)
+    md = [tables_markdown(summary, t) for t in names]
+    for r, res in results.items():
+        for fig in ("confusion", "overlays"):
+            src = os.path.join(res["run"], f"{fig}.png")
+            if os.path.exists(src):
+                shutil.copyfile(src, run.file(f"{r}_{fig}.png"))
+    plot_tables(summary, names, run.file("tables.png"))
+    with open(run.file("results.md"), "w", encoding="utf-8") as f:
+        f.write("\n\n".join(md) + "\n\n" + figures_markdown(results))
+    run.mark_finished()
+    print("\n\n".join(md))
+    return run.path
+
+
+def _cell(ours, paper, digits=2):
+    o = "-" if ours is None else f"{ours:.{digits}f}"
+    p = "-" if paper is None else f"{paper:.{digits}f}"
+    return f"{o} / {p}"
+
+
+def chance_level(cm) -> dict:
+    """Scores of predicting background everywhere, from a confusion matrix's ground truth."""
+    from reprokit.metrics.segmentation import segmentation_report
+
+    cm = np.asarray(cm)
+    bg = np.zeros_like(cm)
+    bg[:, 0] = cm.sum(1)
+    rep = segmentation_report(bg)
+    return {"mIoU": rep["mIoU"] * 100, "accuracy": rep["pixel_accuracy"] * 100,
+            "F1": rep["mean_f1"] * 100, "F1_weighted": rep["weighted_f1"] * 100,
+            "mean_class_accuracy": rep["mean_recall"] * 100}
+
+
+def tables_markdown(summary: dict, table: str) -> str:
+    t = TABLES[table]
+    rows = summary["rows"]
+    lines = [f"## {table}: {t.title}", "",
+             f"Scale `{summary['scale']}`, data: {summary['data']}. Cells are ours / thesis ({t.source}), "
+             "percent. Ours: one confusion matrix over the split (rows = ground truth), mIoU and "
+             "macro F1 averaged over the classes present (background included); F1 cells give "
+             "macro; pixel-weighted. The thesis does not define its F1: ICNet's (88-92, above "
+             "its mIoU by far) behaves like the weighted one, SegNet's (33-54) like the macro one.", ""]
+    present = [(title, r, paper) for title, r, paper in t.rows if r in rows]
+    if t.kind == "summary":
+        lines += ["| Row | mIoU | Accuracy | F1 macro; weighted | Params (full size) | Steps | Train s |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        for title, r, paper in present:
+            res = rows[r]
+            p = paper or (None, None, None)
+            lines.append(f"| {title} | {_cell(res['mIoU'], p[0])} | {_cell(res['accuracy'], p[1])} | "
+                         f"{res['F1']:.2f}; {_cell(res['F1_weighted'], p[2])} | "
+                         f"{res.get('full_size_params', 0):,} | "
+                         f"{res['steps']} | {res['train_seconds']:.0f} |")
+        if present:
+            ch = chance_level(rows[present[0][1]]["confusion"])
+            lines.append(f"| Background everywhere (chance) | {ch['mIoU']:.2f} / - | "
+                         f"{ch['accuracy']:.2f} / - | {ch['F1']:.2f}; {ch['F1_weighted']:.2f} / - | 0 | - | - |")
+    else:
+        head = ["Row", "mIoU", "Mean class acc.", *_G13]
+        lines += ["| " + " | ".join(head) + " |", "|---" + "|---:" * (len(head) - 1) + "|"]
+        for title, r, paper in present:
+            res = rows[r]
+            p = paper or (None, None, (None,) * 13)
+            cells = [title, _cell(res["mIoU"], p[0], 1), _cell(res["mean_class_accuracy"], p[1], 1)]
+            cells += [_cell(o, q, 1) for o, q in zip(res["group_accuracy"], p[2])]
+            lines.append("| " + " | ".join(cells) + " |")
+    if summary["scale"] != "paper":
+        lines += ["", "Smoke/demo scale: tiny schedules on synthetic frames; the numbers show that "
+                  "the path runs and learns, not the thesis' values."]
+    return "\n".join(lines)
+
+
+def figures_markdown(results: dict) -> str:
+    lines = ["## Figures", "", "![ours vs thesis](tables.png)", ""]
+    for r in results:
+        lines += [f"### {r}", "", f"![confusion]({r}_confusion.png)", "",
+                  f"![overlays]({r}_overlays.png)", ""]
+    return "\n".join(lines)
+
+
+def plot_tables(summary: dict, names, path: str):
+    """Grouped bars: our mIoU beside the thesis' for every row of the tables."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels, ours, theirs = [], [], []
+    for t in names:
+        for title, r, paper in TABLES[t].rows:
+            if r in summary["rows"]:
+                labels.append(f"{t}: {title}")
+                ours.append(summary["rows"][r]["mIoU"] or 0.0)
+                theirs.append(paper[0] if paper else np.nan)
+    x = np.arange(len(labels))
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.55 * len(labels) + 2), 4.2), dpi=100)
+    ax.bar(x - 0.2, ours, 0.4, label=f"ours ({summary['scale']})")
+    ax.bar(x + 0.2, theirs, 0.4, label="thesis")
+    ax.set_xticks(x)
+    ax.set_xticklabels(labels, rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("mIoU (%)")
+    ax.set_title("mIoU: ours vs thesis (no bar: the thesis gives no number)", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _runner(table: str):
+    def run(scale: str, data_dir: str | None, out_root: str) -> str:
+        return reproduce(table, scale, data_dir, out_root)
+
+    return run
+
+
+def reproductions() -> dict:
+    """The ``repro`` registrations (entry points ``segmentation.<table>``); only Table 1 takes
+    part in ``repro demo`` (one small run per paper)."""
+    from reprokit.cli import Reproduction
+
+    return {t: Reproduction(f"segmentation.{t}", f"Thesis {TABLES[t].title}", TABLES[t].source,
+                            _runner(t), demo=(t == "table1"))
+            for t in TABLE_NAMES}
+
+
+_REPRODUCTIONS = reproductions()
+TABLE1_REPRODUCTION, TABLE2_REPRODUCTION, TABLE3_REPRODUCTION = (
+    _REPRODUCTIONS["table1"], _REPRODUCTIONS["table2"], _REPRODUCTIONS["table3"])
+TABLE4_REPRODUCTION, TABLE5_REPRODUCTION, TABLE6_REPRODUCTION = (
+    _REPRODUCTIONS["table4"], _REPRODUCTIONS["table5"], _REPRODUCTIONS["table6"])
+HOURGLASS_REPRODUCTION = _REPRODUCTIONS["hourglass"]
+
+__all__ = ["HOURGLASS_REPRODUCTION", "ROWS", "SCALES", "SYNTHETIC", "TABLES", "TABLE_NAMES",
+           "Table", "chance_level", "plot_tables", "prepare_data", "reproduce", "row_config",
+           "tables_markdown"]
