@@ -16,14 +16,16 @@ Scales:
     validation every 200 steps. Meant for a GPU and the real SURREAL (``--data-dir``).
 ``smoke``
     every row on a synthetic SURREAL (written in the published mp4 + mat format, extracted
-    like the real one) at 64 x 64 with the same networks (ICNet and SegNet at full width; the
-    hourglass with 3 stacks, 16-plane bottlenecks and depth 2), 120 steps (270 for the "90k"
-    rows: the same 2.25 ratio), batch 8 (hourglass 4). Minutes on 2 CPU cores.
+    like the real one) with the same networks (ICNet and SegNet at full width; the hourglass
+    with 3 stacks, 16-plane bottlenecks and depth 2): ICNet at 64 x 64 batch 8, SegNet and the
+    hourglass at 48 x 48 batch 4; 100 steps (225 for the "90k" rows: the same 2.25 ratio);
+    BN momentum 0.9. Two rows train at a time. About 12 minutes on 2 CPU cores.
 ``demo``
     the smoke setting for the table's first row only (``repro demo`` runs Table 1's).
 
-Deviations (smoke and demo only): input size, step counts, batch sizes and the hourglass size
-are scaled down to run on a CPU; the learning rates and optimizers are the thesis'. Parameter
+Deviations (smoke and demo only): input size, step counts, batch sizes, BN momentum and the
+hourglass size are scaled down to run on a CPU; the learning rates and optimizers are the
+thesis'. Parameter
 counts in the tables are those of the full-size networks (built and counted; the tests assert
 them against reference/segmentation.md §H).
 """
@@ -125,13 +127,18 @@ TABLES = {
 }
 TABLE_NAMES = tuple(TABLES)
 
-#: Per scale: settings shared by every row, per-network overrides, the 90k/40k factor.
-SMOKE = {"input_size": 64, "steps": 120, "steps_per_epoch": 30, "validate": False,
-         "networks": {"icnet": {"batch_size": 8}, "segnet": {"batch_size": 8},
-                      "hourglass": {"batch_size": 4,
+#: Per scale: settings shared by every row, and per-network overrides (batch, input side,
+#: model size). Smoke: ICNet at 64 (its step time is dominated by per-op overhead there, so
+#: smaller inputs gain nothing), SegNet and the hourglass (full-resolution 7x7 convs and stem)
+#: at 48; BN momentum 0.9 so that 100 steps leave usable moving statistics.
+SMOKE = {"input_size": 64, "steps": 100, "steps_per_epoch": 25, "validate": False,
+         "bn_momentum": 0.9,
+         "networks": {"icnet": {"batch_size": 8},
+                      "segnet": {"batch_size": 4, "input_size": 48},
+                      "hourglass": {"batch_size": 4, "input_size": 48,
                                     "model": {"num_stacks": 3, "num_features": 16, "depth": 2}}}}
 PAPER = {"input_size": 320, "steps": None, "steps_per_epoch": 200, "validate": True,
-         "networks": {"hourglass": {"model": {"num_stacks": 4}}}}
+         "bn_momentum": None, "networks": {"hourglass": {"model": {"num_stacks": 4}}}}
 SCALES = {"demo": SMOKE, "smoke": SMOKE, "paper": PAPER}
 LONG_FACTOR = 90_000 / 40_000
 #: Synthetic SURREAL of smoke/demo: clips x frames per split (one figure per frame).
@@ -140,8 +147,15 @@ SYNTHETIC = {"train": (8, 16), "val": (2, 16), "test": (2, 16), "image_size": (1
 REAL_FRAMES = {"train": 90_000, "val": 15_000, "test": 15_000}
 
 
-def row_config(row: str, scale: str, data_dir: str, seed: int = 0):
-    """The :class:`SegTrainConfig` of one row at one scale."""
+def input_size(row: str, scale: str) -> int:
+    """The square input side of ``row`` at ``scale``."""
+    net = SCALES[scale]["networks"].get(ROWS[row]["network"], {})
+    return int(net.get("input_size", SCALES[scale]["input_size"]))
+
+
+def row_config(row: str, scale: str, frames_root: str, seed: int = 0):
+    """The :class:`SegTrainConfig` of one row at one scale; its frames are
+    ``frames_root/<input side>/{train,val,test}`` (:func:`prepare_data`)."""
     from segmentation.train import SCHEDULES, SegTrainConfig
 
     if row not in ROWS:
@@ -152,39 +166,45 @@ def row_config(row: str, scale: str, data_dir: str, seed: int = 0):
     net = settings["networks"].get(spec["network"], {})
     model = {**net.get("model", {}), **spec.pop("model", {})}
     steps = settings["steps"] or SCHEDULES[spec["network"]]["steps"]
-    kw = {k: v for k, v in net.items() if k != "model"}
-    return SegTrainConfig(data_dir=data_dir, model=model, input_size=settings["input_size"],
-                          steps=int(round(steps * LONG_FACTOR)) if long else steps,
+    size = input_size(row, scale)
+    kw = {k: v for k, v in net.items() if k not in ("model", "input_size")}
+    return SegTrainConfig(data_dir=os.path.join(frames_root, str(size)), model=model,
+                          input_size=size, steps=int(round(steps * LONG_FACTOR)) if long else steps,
                           steps_per_epoch=settings["steps_per_epoch"],
                           validate=settings["validate"], eval_split="test" if long else "val",
-                          seed=seed, **kw, **spec)
+                          bn_momentum=settings["bn_momentum"], seed=seed, **kw, **spec)
 
 
-def prepare_data(scale: str, data_dir: str | None, out_root: str) -> tuple[str, str]:
-    """Extracted frames for ``scale``: from ``data_dir`` (a SURREAL ``data`` folder) or a
-    synthetic SURREAL written under ``out_root/data``. Returns ``(frames_dir, label)``."""
+def prepare_data(scale: str, data_dir: str | None, out_root: str, sizes=None) -> tuple[str, str]:
+    """Extracted frames at every input side in ``sizes``: from ``data_dir`` (a SURREAL ``data``
+    folder) or a synthetic SURREAL written under ``out_root/data``.
+
+    Returns:
+        ``(frames_root, label)``; frames of side ``s`` are in ``frames_root/<s>/<split>``.
+    """
     from segmentation.data import extract_frames
     from segmentation.synthetic import write_synthetic_surreal
 
-    size = SCALES[scale]["input_size"]
+    sizes = sorted(set(sizes or [SCALES[scale]["input_size"]]))
     if data_dir is None:
         raw = os.path.join(out_root, "data", "synthetic-surreal")
-        frames = os.path.join(out_root, "data", f"synthetic-surreal-frames-{size}")
+        root = os.path.join(out_root, "data", "synthetic-surreal-frames")
         for i, split in enumerate(("train", "val", "test")):
             clips, n = SYNTHETIC[split]
             write_synthetic_surreal(raw, split, clips, n, SYNTHETIC["image_size"], seed=i)
-            if not os.path.exists(os.path.join(frames, split, "index.json")):
-                extract_frames(raw, os.path.join(frames, split), split, size=(size, size), seed=i)
-        counts = {s: SYNTHETIC[s][0] * SYNTHETIC[s][1] for s in ("train", "val", "test")}
-        return frames, ("synthetic SURREAL (segmentation.synthetic; {train} / {val} / {test} "
-                        "frames)").format(**counts)
-    frames = os.path.join(out_root, "data", f"surreal-frames-{size}")
-    for split in ("train", "val", "test"):
-        if not os.path.exists(os.path.join(frames, split, "index.json")):
-            num = REAL_FRAMES[split] if scale == "paper" else None
-            extract_frames(data_dir, os.path.join(frames, split), split, size=(size, size),
-                           num_frames=num)
-    return frames, f"SURREAL at {data_dir}"
+        source, counts = raw, {s: SYNTHETIC[s][0] * SYNTHETIC[s][1] for s in ("train", "val", "test")}
+        label = ("synthetic SURREAL (segmentation.synthetic; {train} / {val} / {test} "
+                 "frames)").format(**counts)
+    else:
+        source, root = data_dir, os.path.join(out_root, "data", "surreal-frames")
+        label = f"SURREAL at {data_dir}"
+    for size in sizes:
+        for i, split in enumerate(("train", "val", "test")):
+            dst = os.path.join(root, str(size), split)
+            if not os.path.exists(os.path.join(dst, "index.json")):
+                num = REAL_FRAMES[split] if (data_dir and scale == "paper") else None
+                extract_frames(source, dst, split, size=(size, size), num_frames=num, seed=i)
+    return root, label
 
 
 def _full_size_params(row: str) -> int:
@@ -219,6 +239,14 @@ def _train_row(job):
     return row, res
 
 
+def _cost(row: str) -> float:
+    """Rough relative training time of a row at smoke scale (for scheduling only)."""
+    spec = ROWS[row]
+    doubled = spec["model"].get("filter_scale") == 2 or spec["model"].get("filters") == 128
+    return (LONG_FACTOR if spec.get("long") else 1.0) * (3.0 if doubled else 1.0) * (
+        1.5 if spec["network"] == "hourglass" else 1.0)
+
+
 def reproduce(table: str = "table1", scale: str = "smoke", data_dir: str | None = None,
               out_root: str = "runs", seed: int = 0, workers: int | None = None) -> str:
     """Train and evaluate the rows of ``table`` (or ``"all"``); returns the results directory.
@@ -235,17 +263,18 @@ def reproduce(table: str = "table1", scale: str = "smoke", data_dir: str | None 
             raise ValueError(f"unknown table {t!r}; valid: {', '.join(TABLE_NAMES)}, all")
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {sorted(SCALES)}, got {scale!r}")
-    frames, data_label = prepare_data(scale, data_dir, out_root)
     rows = []
     for t in names:
         picked = TABLES[t].rows[:1] if scale == "demo" else TABLES[t].rows
         rows += [r for _, r, _ in picked if r not in rows]
+    frames, data_label = prepare_data(scale, data_dir, out_root, [input_size(r, scale) for r in rows])
     config = {"tables": list(names), "scale": scale, "rows": rows, "frames": os.path.abspath(frames),
               "seed": seed}
     run = create_run_dir(f"segmentation-{table}-{scale}", config, out_root)
     rows_root = os.path.join(out_root, "segmentation-rows")
     workers = workers or (2 if scale in ("smoke", "demo") else 1)
-    jobs = [(r, scale, frames, seed, rows_root) for r in rows]
+    # longest first, so that two workers finish together (pool.map hands out one job at a time)
+    jobs = [(r, scale, frames, seed, rows_root) for r in sorted(rows, key=_cost, reverse=True)]
     results = dict(map_jobs(_train_row, jobs, min(workers, len(jobs))))
     summary = {"tables": list(names), "scale": scale, "data": data_label, "rows": results}
     with open(run.file("results.json"), "w", encoding="utf-8") as f:

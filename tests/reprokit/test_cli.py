@@ -21,6 +21,13 @@ def test_demo_runs_every_registered_reproduction_at_demo_scale(capsys, monkeypat
     assert "pkg.table1" in capsys.readouterr().out
     assert cli.main(["demo", "--out", str(tmp_path)]) == 0
     assert calls == [("demo", None, str(tmp_path))]
+    # a paper with several tables marks one for the demo; the others run only on request
+    other = cli.Reproduction("pkg.table2", "another table", "paper, Table 2",
+                             lambda scale, data_dir, out: calls.append(("t2", scale)) or out, demo=False)
+    monkeypatch.setattr(cli, "discover", lambda: [fake, other])
+    assert cli.main(["demo", "--out", str(tmp_path)]) == 0
+    assert ("t2", "demo") not in calls and calls[-1] == ("demo", None, str(tmp_path))
+    assert cli.main(["run", "pkg.table2", "--scale", "demo"]) == 0 and calls[-1] == ("t2", "demo")
     assert cli.main(["run", "pkg.table1", "--scale", "paper", "--data-dir", "/data"]) == 0
     assert calls[-1] == ("paper", "/data", "runs")
 
