@@ -147,22 +147,11 @@ def evaluate(model, records: dict, input_size: int, mean=None, flip_test: bool =
 
 
 def plot_curves(curves: dict, path: str, title: str = "PCKh"):
-    """Plot ``{label: (thresholds, pckh_percent)}`` to a PNG."""
-    import matplotlib
+    """Plot ``{label: (thresholds, pckh_percent)}`` to a PNG (:func:`reprokit.viz.plot_pck_curves`)."""
+    from reprokit.viz import plot_pck_curves
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 4), dpi=100)
-    for label, (t, v) in curves.items():
-        ax.plot(t, v, label=label)
-    ax.set(xlabel="normalised distance threshold", ylabel="PCKh (%)", xlim=(0, 0.5),
-           ylim=(0, 100), title=title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    plot_pck_curves(curves, path, title, xlabel="normalised distance threshold",
+                    ylabel="PCKh (%)", xlim=(0, 0.5))
 
 
 def format_table(rows: list[tuple[str, dict]], variant: str) -> str:

@@ -3,6 +3,13 @@
 Every function draws one figure and, given ``path``, writes it as a PNG and closes it;
 without ``path`` it returns the ``matplotlib.figure.Figure`` (for notebooks).
 
+Keypoints: :func:`plot_skeleton` (limbs from a dataset's metadata: a
+:class:`reprokit.data.meta.DatasetMeta` or a :class:`reprokit.synthetic.Skeleton`),
+:func:`plot_heatmaps` (one panel per keypoint), :func:`plot_pck_curves` (PCK / PCKh against
+the threshold). Runs: :func:`plot_training_curves` (a run's ``metrics.jsonl``),
+:func:`plot_params_time_accuracy` (block variants: parameters vs training time, accuracy as
+colour).
+
 Segmentation: :func:`label_palette` is a fixed palette (the same class always has the same
 colour across runs and packages), :func:`colorize_labels` turns a label map into RGB,
 :func:`plot_segmentation` draws image / ground truth / prediction / overlay rows with a legend,
@@ -139,4 +146,199 @@ def plot_confusion(cm, class_names: Sequence[str], path: str | None = None,
     return _finish(fig, path)
 
 
-__all__ = ["colorize_labels", "label_palette", "plot_confusion", "plot_segmentation"]
+def skeleton_edges(meta) -> list[tuple[int, int]]:
+    """Limbs of ``meta``: its ``skeleton`` pairs (``DatasetMeta``) or its ``parents`` tree
+    (``reprokit.synthetic.Skeleton``)."""
+    edges = getattr(meta, "skeleton", None)
+    if edges and not callable(edges):
+        return [tuple(e) for e in edges]
+    parents = getattr(meta, "parents", None)
+    if parents is not None:
+        return [(p, j) for j, p in enumerate(parents) if p >= 0]
+    raise ValueError(f"{type(meta).__name__} has neither 'skeleton' pairs nor 'parents'")
+
+
+def _names(meta):
+    return list(getattr(meta, "keypoint_names", None) or getattr(meta, "joint_names", ()))
+
+
+def plot_skeleton(image, keypoints, meta, path: str | None = None, visible=None,
+                  prediction=None, title: str | None = None, label_joints: bool = False):
+    """Limbs and joints over an image; with ``prediction`` the ground truth is drawn in green
+    and the prediction in red.
+
+    Args:
+        image: uint8 RGB ``(H, W, 3)``.
+        keypoints: ``(K, 2)`` pixel coordinates (x, y).
+        meta: the dataset description giving the limbs (see :func:`skeleton_edges`).
+        visible: optional ``(K,)``; invisible joints and their limbs are not drawn.
+    """
+    plt = _plt()
+    kp = np.asarray(keypoints, np.float64)
+    edges = skeleton_edges(meta)
+    if kp.ndim != 2 or kp.shape[1] != 2 or (edges and max(max(e) for e in edges) >= len(kp)):
+        raise ValueError(f"keypoints must be (K, 2) with K covering the skeleton, got {kp.shape}")
+    vis = np.ones(len(kp), bool) if visible is None else np.asarray(visible) > 0
+    fig, ax = plt.subplots(figsize=(4.5, 4.5 * image.shape[0] / image.shape[1]), dpi=100)
+    ax.imshow(image)
+    sets = [(kp, vis, "lime", "ground truth" if prediction is not None else None)]
+    if prediction is not None:
+        sets.append((np.asarray(prediction, np.float64), np.ones(len(kp), bool), "red", "prediction"))
+    for pts, v, colour, label in sets:
+        for a, b in edges:
+            if v[a] and v[b]:
+                ax.plot(pts[[a, b], 0], pts[[a, b], 1], "-", color=colour, lw=2, alpha=0.85)
+        ax.scatter(pts[v, 0], pts[v, 1], s=14, c=colour, edgecolors="black", linewidths=0.5,
+                   zorder=3, label=label)
+    if label_joints:
+        for i, name in enumerate(_names(meta)):
+            if vis[i]:
+                ax.annotate(name, kp[i], fontsize=5, color="white")
+    if prediction is not None:
+        ax.legend(fontsize=7, loc="lower right")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
+def plot_heatmaps(heatmaps, names: Sequence[str] | None = None, path: str | None = None,
+                  image=None, columns: int = 6, title: str | None = None):
+    """One panel per channel of ``(H, W, K)`` heatmaps (over ``image`` resized to the panel,
+    when given), each titled with its name and peak value."""
+    plt = _plt()
+    hm = np.asarray(heatmaps, np.float64)
+    if hm.ndim != 3:
+        raise ValueError(f"heatmaps must be (H, W, K), got shape {hm.shape}")
+    k = hm.shape[-1]
+    names = list(names) if names is not None else [str(i) for i in range(k)]
+    cols = min(columns, k)
+    rows = -(-k // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.8 * cols, 1.9 * rows + 0.4), dpi=100, squeeze=False)
+    bg = None
+    if image is not None:
+        import cv2
+
+        bg = cv2.resize(np.asarray(image, np.uint8), (hm.shape[1], hm.shape[0]),
+                        interpolation=cv2.INTER_AREA)
+    for i, ax in enumerate(axes.ravel()):
+        ax.set_axis_off()
+        if i >= k:
+            continue
+        if bg is not None:
+            ax.imshow(bg)
+        ax.imshow(hm[..., i], cmap="magma", alpha=0.6 if bg is not None else 1.0,
+                  vmin=0, vmax=max(hm[..., i].max(), 1e-6))
+        ax.set_title(f"{names[i]} ({hm[..., i].max():.2f})", fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
+def plot_pck_curves(curves: dict, path: str | None = None, title: str = "PCK",
+                    xlabel: str = "threshold", ylabel: str = "PCK (%)", xlim=None, ylim=(0, 100)):
+    """``{label: (thresholds, values)}`` as lines (PCK / PCKh against the threshold; the area
+    under each curve is in its legend label when the caller puts it there)."""
+    plt = _plt()
+    if not curves:
+        raise ValueError("no curves to plot")
+    fig, ax = plt.subplots(figsize=(5, 4), dpi=100)
+    for label, (t, v) in curves.items():
+        ax.plot(t, v, label=label)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title, ylim=ylim)
+    if xlim is not None:
+        ax.set_xlim(*xlim)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
+def read_metrics(run_or_path: str) -> list[dict]:
+    """The records of a run's ``metrics.jsonl`` (a run directory or the file)."""
+    import json
+    import os
+
+    path = os.path.join(run_or_path, "metrics.jsonl") if os.path.isdir(run_or_path) else run_or_path
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path} not found (is {run_or_path!r} a reprokit run directory?)")
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def plot_training_curves(run_or_path: str, path: str | None = None, keys: Sequence[str] | None = None,
+                         title: str | None = None):
+    """Training curves from ``metrics.jsonl``: every numeric key of the ``train`` records
+    against the step (the losses on a log scale), and of the ``epoch`` / ``validation``
+    records against their step."""
+    import os
+
+    plt = _plt()
+    recs = read_metrics(run_or_path)
+    series: dict = {}
+    for r in recs:
+        step = r.get("step")
+        kind = r.get("kind", "train")
+        for k, v in r.items():
+            if k in ("step", "kind", "time", "epoch") or not isinstance(v, (int, float)):
+                continue
+            if keys is not None and k not in keys:
+                continue
+            series.setdefault((kind, k), []).append((step, v))
+    if not series:
+        raise ValueError(f"no numeric metrics in {run_or_path}")
+    losses = {k: v for k, v in series.items() if "loss" in k[1]}
+    others = {k: v for k, v in series.items() if "loss" not in k[1]}
+    panels = [p for p in (losses, others) if p]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.8), dpi=100, squeeze=False)
+    for ax, panel in zip(axes[0], panels):
+        for (kind, k), pts in sorted(panel.items()):
+            xs, ys = zip(*pts)
+            ax.plot(xs, ys, "-" if kind == "train" else "o-", ms=3, lw=1, label=f"{k} ({kind})")
+        if panel is losses and all(v > 0 for pts in panel.values() for _, v in pts):
+            ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6)
+    fig.suptitle(title or os.path.basename(os.path.normpath(run_or_path)), fontsize=9)
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
+def plot_params_time_accuracy(rows: Sequence[dict], path: str | None = None,
+                              title: str = "parameters vs training time (colour: accuracy)",
+                              accuracy_label: str = "PCKh@0.5 (%)"):
+    """Block variants as points: x = parameters, y = relative training time, colour =
+    accuracy, each labelled. ``rows``: dicts with ``name``, ``params``, ``time``, ``accuracy``
+    (``accuracy`` None: drawn grey; ``time`` None: the point cannot be placed and is left out)."""
+    plt = _plt()
+    if not rows:
+        raise ValueError("no rows to plot")
+    fig, ax = plt.subplots(figsize=(6.5, 4.6), dpi=100)
+    acc = [r.get("accuracy") for r in rows]
+    known = [a for a in acc if a is not None]
+    lo, hi = (min(known), max(known)) if known else (0, 1)
+    cmap = plt.get_cmap("viridis")
+    for r, a in zip(rows, acc):
+        if r.get("time") is None:
+            continue
+        y = r["time"]
+        colour = "lightgrey" if a is None else cmap((a - lo) / ((hi - lo) or 1))
+        ax.scatter(r["params"] / 1e6, y, s=60, color=colour, edgecolors="black", zorder=3)
+        ax.annotate(r["name"], (r["params"] / 1e6, y), fontsize=6, xytext=(4, 3),
+                    textcoords="offset points")
+    if known:
+        sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(lo, hi))
+        fig.colorbar(sm, ax=ax, label=accuracy_label)
+    ax.set(xlabel="parameters (millions)", ylabel="training time (relative)", title=title)
+    ax.title.set_fontsize(9)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
+__all__ = ["colorize_labels", "label_palette", "plot_confusion", "plot_heatmaps",
+           "plot_params_time_accuracy", "plot_pck_curves", "plot_segmentation", "plot_skeleton",
+           "plot_training_curves", "read_metrics", "skeleton_edges"]
