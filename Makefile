@@ -6,7 +6,7 @@ STAMP   = $(VENV)/.reprokit-installed
 # Quiet TF's C++ start-up lines (reference/feasibility.md §4); real errors still print.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: demo test bench clean-venv
+.PHONY: demo test bench notebooks clean-venv
 
 $(STAMP): setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests
+
+notebooks: $(STAMP)
+	$(BIN)/python -m reprokit.notebooks --out runs/notebooks
 
 bench: $(STAMP)
 	$(BIN)/python -m reprokit.bench pipeline

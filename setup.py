@@ -29,7 +29,8 @@ setup(
         "tensorboard~=2.21.0",
     ],
     extras_require={
-        "dev": ["pytest", "hypothesis"],
+        # the test suite executes the notebooks, so the notebook runner is a dev dependency
+        "dev": ["pytest", "hypothesis", "nbclient", "nbformat", "ipykernel"],
         "coco": ["pycocotools"],
         "export": ["tf2onnx", "onnxruntime"],
         "notebooks": ["nbclient", "nbformat", "ipykernel"],

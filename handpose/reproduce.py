@@ -213,10 +213,9 @@ def table4_markdown(summary: dict) -> str:
 
 
 def plot_pck(summary: dict, path: str):
-    import matplotlib
+    from reprokit.viz import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     models = summary["models"]
     fig, axes = plt.subplots(1, len(models), figsize=(4 * len(models), 3.6), dpi=100, squeeze=False)

@@ -186,10 +186,9 @@ def table1_markdown(summary: dict) -> str:
 
 def plot_table1(summary: dict, path: str):
     """Params (full size) vs relative training time, coloured by Mean PCKh, one point per row."""
-    import matplotlib
+    from reprokit.viz import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     rows = summary["rows"]
     base = rows.get("cv701_baseline") or next(iter(rows.values()))

@@ -85,6 +85,17 @@ def _cmd_run(args) -> int:
     return 0
 
 
+def _cmd_report(args) -> int:
+    from reprokit.report import render_report
+
+    try:
+        path = render_report(args.runs, args.out, args.title)
+    except (FileNotFoundError, ValueError) as err:
+        raise SystemExit(f"repro report: {err}")
+    print(f"report written to {path}")
+    return 0
+
+
 def _cmd_demo(args) -> int:
     repros = [r for r in discover() if r.demo]
     if not repros:
@@ -110,6 +121,11 @@ def main(argv=None) -> int:
     run.add_argument("--data-dir", default=None, help="real dataset root (default: synthetic)")
     run.add_argument("--out", default="runs", help="parent of the run directories")
     run.set_defaults(fn=_cmd_run)
+    report = sub.add_parser("report", help="one Markdown report (tables and figures) from run directories")
+    report.add_argument("runs", nargs="+", metavar="RUN_DIR")
+    report.add_argument("-o", "--out", default="report.md", help="report path (figures go to <stem>_files/)")
+    report.add_argument("--title", default="reprokit report")
+    report.set_defaults(fn=_cmd_report)
     demo = sub.add_parser("demo", help="run every reproduction at demo scale on synthetic data")
     demo.add_argument("--out", default="runs")
     demo.set_defaults(fn=_cmd_demo)

@@ -24,13 +24,21 @@ from typing import Sequence
 import numpy as np
 
 
-def _plt():
+def pyplot():
+    """``matplotlib.pyplot``, on the ``Agg`` backend unless running in a Jupyter kernel (where
+    the notebook's inline backend must stay, or figures would not show)."""
+    import sys
+
     import matplotlib
 
-    matplotlib.use("Agg")
+    if "ipykernel" not in sys.modules:
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
+
+
+_plt = pyplot
 
 
 def _finish(fig, path: str | None):
@@ -339,6 +347,6 @@ def plot_params_time_accuracy(rows: Sequence[dict], path: str | None = None,
     return _finish(fig, path)
 
 
-__all__ = ["colorize_labels", "label_palette", "plot_confusion", "plot_heatmaps",
+__all__ = ["pyplot", "colorize_labels", "label_palette", "plot_confusion", "plot_heatmaps",
            "plot_params_time_accuracy", "plot_pck_curves", "plot_segmentation", "plot_skeleton",
            "plot_training_curves", "read_metrics", "skeleton_edges"]

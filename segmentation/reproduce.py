@@ -361,10 +361,9 @@ def figures_markdown(results: dict) -> str:
 
 def plot_tables(summary: dict, names, path: str):
     """Grouped bars: our mIoU beside the thesis' for every row of the tables."""
-    import matplotlib
+    from reprokit.viz import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     labels, ours, theirs = [], [], []
     for t in names:
