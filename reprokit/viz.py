@@ -70,7 +70,8 @@ def colorize_labels(labels, num_classes: int, palette: np.ndarray | None = None)
 
 
 def plot_segmentation(images: Sequence, gt: Sequence, pred: Sequence, class_names: Sequence[str],
-                      path: str | None = None, alpha: float = 0.55, title: str | None = None):
+                      path: str | None = None, alpha: float = 0.55, title: str | None = None,
+                      column_titles: Sequence[str] = ("image", "ground truth", "prediction", "overlay")):
     """Rows of image | ground truth | prediction | prediction over the image, with a legend
     of the classes that occur.
 
@@ -78,6 +79,7 @@ def plot_segmentation(images: Sequence, gt: Sequence, pred: Sequence, class_name
         images: uint8 RGB ``(H, W, 3)`` each; ``gt`` / ``pred``: ``(H, W)`` label maps of the
             same size.
         class_names: one name per class id.
+        column_titles: titles of the four columns (the last overlays the third on the image).
     """
     plt = _plt()
     n, k = len(images), len(class_names)
@@ -90,8 +92,8 @@ def plot_segmentation(images: Sequence, gt: Sequence, pred: Sequence, class_name
         img = np.asarray(images[i], np.uint8)
         p = colorize_labels(pred[i], k, pal)
         over = (img * (1 - alpha) + p * alpha).astype(np.uint8)
-        for j, (pic, name) in enumerate(((img, "image"), (colorize_labels(gt[i], k, pal), "ground truth"),
-                                         (p, "prediction"), (over, "overlay"))):
+        for j, (pic, name) in enumerate(zip((img, colorize_labels(gt[i], k, pal), p, over),
+                                            column_titles)):
             axes[i, j].imshow(pic, interpolation="nearest")
             axes[i, j].set_xticks([])
             axes[i, j].set_yticks([])
