@@ -23,13 +23,13 @@ def _section(run: str, files_dir: str, rel_dir: str) -> str:
     for p in pngs:
         shutil.copyfile(p, os.path.join(dst, os.path.basename(p)))
     if os.path.exists(os.path.join(run, "metrics.jsonl")):
-        from reprokit.viz import plot_training_curves
+        from reprokit.viz import plot_training_curves, read_metrics
 
-        try:
+        # a run that has logged nothing numeric yet gets no curve figure (the plot would raise)
+        if any(isinstance(v, (int, float)) and k not in ("step", "epoch", "time")
+               for rec in read_metrics(run) for k, v in rec.items()):
             plot_training_curves(run, os.path.join(dst, "training_curves.png"), title=name)
             pngs.append(os.path.join(dst, "training_curves.png"))
-        except ValueError:                       # no numeric metrics logged yet
-            pass
     link = f"{rel_dir}/{name}"
     md_path = os.path.join(run, "results.md")
     if os.path.exists(md_path):

@@ -38,14 +38,12 @@ def pyplot():
     return plt
 
 
-_plt = pyplot
-
 
 def _finish(fig, path: str | None):
     if path is None:
         return fig
     fig.savefig(path, bbox_inches="tight")
-    _plt().close(fig)
+    pyplot().close(fig)
     return path
 
 
@@ -81,7 +79,7 @@ def plot_segmentation(images: Sequence, gt: Sequence, pred: Sequence, class_name
         class_names: one name per class id.
         column_titles: titles of the four columns (the last overlays the third on the image).
     """
-    plt = _plt()
+    plt = pyplot()
     n, k = len(images), len(class_names)
     if not (len(gt) == len(pred) == n) or n == 0:
         raise ValueError(f"need the same non-zero number of images, gt and pred; got {n}, "
@@ -142,7 +140,7 @@ def plot_confusion(cm, class_names: Sequence[str], path: str | None = None,
         groups: optional ``(group_cm, group_names)`` drawn beside it (e.g. the merged
             13-group matrix of :func:`reprokit.metrics.segmentation.merge_confusion`).
     """
-    plt = _plt()
+    plt = pyplot()
     cm = np.asarray(cm)
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] != len(class_names):
         raise ValueError(f"cm must be square with {len(class_names)} classes, got shape {cm.shape}")
@@ -183,7 +181,7 @@ def plot_skeleton(image, keypoints, meta, path: str | None = None, visible=None,
         meta: the dataset description giving the limbs (see :func:`skeleton_edges`).
         visible: optional ``(K,)``; invisible joints and their limbs are not drawn.
     """
-    plt = _plt()
+    plt = pyplot()
     kp = np.asarray(keypoints, np.float64)
     edges = skeleton_edges(meta)
     if kp.ndim != 2 or kp.shape[1] != 2 or (edges and max(max(e) for e in edges) >= len(kp)):
@@ -217,7 +215,7 @@ def plot_heatmaps(heatmaps, names: Sequence[str] | None = None, path: str | None
                   image=None, columns: int = 6, title: str | None = None):
     """One panel per channel of ``(H, W, K)`` heatmaps (over ``image`` resized to the panel,
     when given), each titled with its name and peak value."""
-    plt = _plt()
+    plt = pyplot()
     hm = np.asarray(heatmaps, np.float64)
     if hm.ndim != 3:
         raise ValueError(f"heatmaps must be (H, W, K), got shape {hm.shape}")
@@ -251,7 +249,7 @@ def plot_pck_curves(curves: dict, path: str | None = None, title: str = "PCK",
                     xlabel: str = "threshold", ylabel: str = "PCK (%)", xlim=None, ylim=(0, 100)):
     """``{label: (thresholds, values)}`` as lines (PCK / PCKh against the threshold; the area
     under each curve is in its legend label when the caller puts it there)."""
-    plt = _plt()
+    plt = pyplot()
     if not curves:
         raise ValueError("no curves to plot")
     fig, ax = plt.subplots(figsize=(5, 4), dpi=100)
@@ -285,7 +283,7 @@ def plot_training_curves(run_or_path: str, path: str | None = None, keys: Sequen
     records against their step."""
     import os
 
-    plt = _plt()
+    plt = pyplot()
     recs = read_metrics(run_or_path)
     series: dict = {}
     for r in recs:
@@ -323,7 +321,7 @@ def plot_params_time_accuracy(rows: Sequence[dict], path: str | None = None,
     """Block variants as points: x = parameters, y = relative training time, colour =
     accuracy, each labelled. ``rows``: dicts with ``name``, ``params``, ``time``, ``accuracy``
     (``accuracy`` None: drawn grey; ``time`` None: the point cannot be placed and is left out)."""
-    plt = _plt()
+    plt = pyplot()
     if not rows:
         raise ValueError("no rows to plot")
     fig, ax = plt.subplots(figsize=(6.5, 4.6), dpi=100)

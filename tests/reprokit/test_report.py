@@ -43,3 +43,15 @@ def test_report_copies_and_relinks_figures(tmp_path, capsys):
             assert os.path.getsize(out.parent / "report_files" / run / png) > 1000
     with pytest.raises(SystemExit, match="not run directories"):
         cli.main(["report", str(tmp_path / "nope"), "-o", str(out)])
+
+
+def test_report_of_a_run_without_numeric_metrics_has_no_curve(tmp_path):
+    from reprokit.report import render_report
+
+    run = tmp_path / "20260101-c-unfinished"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text(json.dumps({"kind": "epoch", "step": 0, "epoch": 0}) + "\n")
+    out = tmp_path / "r.md"
+    render_report([str(run)], str(out))
+    assert "not finished" in out.read_text() and "has not finished" in out.read_text()
+    assert not (tmp_path / "r_files" / run.name / "training_curves.png").exists()
