@@ -82,18 +82,20 @@ def crop_scale(size, margin: float = 1.25, low: float = 0.25, high: float = 5.0,
 def crop_boxes(center, scale, image_shape, crop_size: int = CROP_SIZE):
     """``crop_and_resize`` boxes of hand3d's ``crop_image_from_xy`` (TF ops; numpy works too).
 
-    The window side is ``round(crop_size / scale)`` pixels, the centre is cast to int;
-    ``y1 = row - side // 2``, ``y2 = y1 + side`` (same for x); the box is normalised by the
-    image height and width (not ``H - 1``/``W - 1``). Because ``crop_and_resize`` maps a
-    normalised ``y`` to ``y * (H - 1)``, the sampled window is the nominal one shrunk by
-    ``(H - 1) / H``; released weights saw exactly this (reference/handpose.md §2.5).
+    Everything stays float, as in hand3d (``utils/general.py``): the window side is
+    ``crop_size / scale`` (not rounded), ``y1 = row - floor(side / 2)`` with the centre's
+    fractional part kept, ``y2 = y1 + side`` (same for x); the box is normalised by the image
+    height and width (not ``H - 1``/``W - 1``). Because ``crop_and_resize`` maps a normalised
+    ``y`` to ``y * (H - 1)``, the sampled window is the nominal one shrunk by ``(H - 1) / H``;
+    released weights saw exactly this (reference/handpose.md §2.5). Checked against hand3d's
+    own graph at fractional centres and scales (``tests/handpose/test_parity.py``).
 
     Returns:
         float32 ``(N, 4)`` as ``(y1, x1, y2, x2)`` normalised.
     """
-    center = tf.cast(tf.cast(tf.reshape(tf.cast(center, tf.float32), [-1, 2]), tf.int32), tf.float32)
-    side = tf.round(crop_size / tf.reshape(tf.cast(scale, tf.float32), [-1]))
-    half = tf.floor(side / 2)
+    center = tf.reshape(tf.cast(center, tf.float32), [-1, 2])
+    side = float(crop_size) / tf.reshape(tf.cast(scale, tf.float32), [-1])
+    half = tf.math.floordiv(side, 2.0)
     h, w = tf.cast(image_shape[0], tf.float32), tf.cast(image_shape[1], tf.float32)
     y1, x1 = center[:, 0] - half, center[:, 1] - half
     return tf.stack([y1 / h, x1 / w, (y1 + side) / h, (x1 + side) / w], -1)

@@ -37,10 +37,18 @@ def test_center_and_size_of_the_box_and_fallback():
     np.testing.assert_allclose(crop_scale([100.0, 10.0, 2000.0]), [2.048, 5.0, 0.25])
 
 
-def test_crop_box_arithmetic_normalises_by_height_and_width():
-    box = crop_boxes([[100.7, 50.2]], [2.0], (240, 320))[0]
-    # side = round(256 / 2) = 128, centre cast to int -> (100, 50); y1 = 100 - 64 = 36
-    np.testing.assert_allclose(box, [36 / 240, -14 / 320, 164 / 240, 114 / 320], rtol=1e-6)
+def test_crop_box_keeps_the_fractional_centre_and_side_as_hand3d():
+    # hand3d: side = 256 / scale (float), y1 = c - side // 2 (floor of a float), y2 = y1 + side;
+    # the centre is never cast to int (the old int cast moved crops by up to 1 px)
+    box = crop_boxes([[100.7, 50.2]], [3.0], (240, 320)).numpy()[0]
+    side = 256 / 3.0                                   # 85.333..., floor(side / 2) = 42
+    want = [(100.7 - 42) / 240, (50.2 - 42) / 320, (100.7 - 42 + side) / 240,
+            (50.2 - 42 + side) / 320]
+    np.testing.assert_allclose(box, want, rtol=1e-6)
+    # a centre with a fractional part must move the crop: int casting would make these equal
+    a = crop_boxes([[100.0, 50.0]], [2.0], (240, 320)).numpy()
+    b = crop_boxes([[100.5, 50.5]], [2.0], (240, 320)).numpy()
+    np.testing.assert_allclose((b - a) * [240, 320, 240, 320], [[0.5, 0.5, 0.5, 0.5]], atol=1e-4)
 
 
 def test_crop_then_trafo_round_trip_and_detect_keypoints():
