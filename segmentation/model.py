@@ -125,13 +125,21 @@ def _bn(x, name, relu):
     return layers.ReLU(name=name.replace("_bn", "") + "_relu" if relu else None)(x) if relu else x
 
 
-def _icnet_conv(x, filters, k, name, strides=1, dilation=1, bn=True, relu=True, bias=False):
-    """hellochick conv (+ explicit zero padding for 3x3 like ``padding`` layers) + BN (+ ReLU)."""
-    if k > 1:
+def _icnet_conv(x, filters, k, name, strides=1, dilation=1, bn=True, relu=True, bias=False,
+                same=False):
+    """hellochick conv + BN (+ ReLU).
+
+    ``same=True`` is hellochick's ``padding='SAME'`` (the three stem convs and the three
+    stride-2 convs of the full-resolution branch): TF ``SAME`` pads ``(k - 1) // 2`` before and
+    the rest after, so a stride-2 3x3 conv on an even side pads 0 before and 1 after. Every
+    other 3x3 conv follows one of hellochick's explicit ``zero_padding`` layers (symmetric
+    ``dilation * (k // 2)``) and runs ``VALID``.
+    """
+    if k > 1 and not same:
         pad = dilation * (k // 2)
         x = layers.ZeroPadding2D(pad, name=f"{name}_pad")(x)
-    x = layers.Conv2D(filters, k, strides=strides, dilation_rate=dilation, padding="valid",
-                      use_bias=bias, name=name)(x)
+    x = layers.Conv2D(filters, k, strides=strides, dilation_rate=dilation,
+                      padding="same" if same else "valid", use_bias=bias, name=name)(x)
     if bn:
         x = SwitchableBatchNormalization(name=f"{name}_bn", **ICNET_BN)(x)
         if relu:
@@ -175,9 +183,9 @@ def ICNet(num_classes: int = NUM_CLASSES, filter_scale: int = 1, input_shape=(32
     inputs = keras.Input(input_shape, name="data")
     # 1/2 branch: stem, conv2_x, conv3_1 on the half-resolution image
     x = CaffeInterp(shrink=0.5, name="data_sub2")(inputs)
-    x = _icnet_conv(x, 32 * fs, 3, "conv1_1_3x3_s2", strides=2)
-    x = _icnet_conv(x, 32 * fs, 3, "conv1_2_3x3")
-    x = _icnet_conv(x, 64 * fs, 3, "conv1_3_3x3")
+    x = _icnet_conv(x, 32 * fs, 3, "conv1_1_3x3_s2", strides=2, same=True)
+    x = _icnet_conv(x, 32 * fs, 3, "conv1_2_3x3", same=True)
+    x = _icnet_conv(x, 64 * fs, 3, "conv1_3_3x3", same=True)
     x = layers.ZeroPadding2D(1, name="padding0")(x)
     x = layers.MaxPooling2D(3, 2, padding="valid", name="pool1_3x3_s2")(x)
     x = _bottleneck(x, "conv2_1", 32, 128, fs, project=True)
@@ -207,9 +215,9 @@ def ICNet(num_classes: int = NUM_CLASSES, filter_scale: int = 1, input_shape=(32
     x = CaffeInterp(zoom=2, name="sub24_sum_interp")(x)
     sub24_out = layers.Conv2D(num_classes, 1, name="sub24_out")(x)
     # full-resolution branch
-    y = _icnet_conv(inputs, 32 * fs, 3, "conv1_sub1", strides=2)
-    y = _icnet_conv(y, 32 * fs, 3, "conv2_sub1", strides=2)
-    y = _icnet_conv(y, 64 * fs, 3, "conv3_sub1", strides=2)
+    y = _icnet_conv(inputs, 32 * fs, 3, "conv1_sub1", strides=2, same=True)
+    y = _icnet_conv(y, 32 * fs, 3, "conv2_sub1", strides=2, same=True)
+    y = _icnet_conv(y, 64 * fs, 3, "conv3_sub1", strides=2, same=True)
     y = _icnet_conv(y, 128 * fs, 1, "conv3_sub1_proj", relu=False)
     # CFF 2
     a = _icnet_conv(x, 128 * fs, 3, "conv_sub2", dilation=2, relu=False)
@@ -312,6 +320,33 @@ class MaxUnpool(layers.Layer):
         return like_shape
 
 
+@keras.saving.register_keras_serializable(package="segmentation")
+class DeconvToSize(layers.Conv2DTranspose):
+    """tkuanlun's ``deconv_layer``: a 2x2 stride-2 ``conv2d_transpose`` (SAME) whose output has
+    the spatial size of a second input ``like`` (the encoder map before the matching pool).
+
+    tkuanlun passes ``output_shape`` explicitly (CamVid: 45x60, 90x120, 180x240, 360x480), so
+    after an odd side (45 -> pool -> 23) the transposed conv returns 45, not 46. TF's
+    ``conv2d_transpose`` to an odd ``2n - 1`` is the ``2n`` result without its last row /
+    column (SAME pads 0 before, 1 after), which is what this layer returns: ``call(x, like)``
+    crops Keras' ``2n`` output to ``like``'s size. Without ``like`` it is a plain
+    ``Conv2DTranspose``.
+    """
+
+    def call(self, inputs, like=None):
+        y = super().call(inputs)
+        if like is None:
+            return y
+        hw = tf.shape(like)[1:3]
+        return y[:, :hw[0], :hw[1], :]
+
+    def compute_output_shape(self, inputs_shape, like_shape=None):
+        out = super().compute_output_shape(inputs_shape)
+        if like_shape is None:
+            return out
+        return (out[0], like_shape[1], like_shape[2], out[3])
+
+
 def _orthogonal():
     return keras.initializers.Orthogonal(gain=1.1)
 
@@ -328,8 +363,9 @@ def SegNetBasic(num_classes: int = NUM_CLASSES, filters: int = 64, unpool: str =
     Args:
         filters: 64 (SegNet-basic) or 128 (the thesis' "doubled filters").
         unpool: ``"argmax"`` (index unpooling, what the thesis describes) or ``"deconv"``
-            (tkuanlun's 2x2 stride-2 transposed conv without bias, bilinear-initialised;
-            input sides must then be multiples of 16, tkuanlun hard-codes its shapes).
+            (tkuanlun's 2x2 stride-2 transposed conv without bias, bilinear-initialised, to
+            the size of the encoder map before the matching pool, as tkuanlun's hard-coded
+            CamVid shapes: 360x480 gives up4 45x60, not 46x60; any input size works).
         decoder_bias: bias in the decoder convs (tkuanlun: yes; the thesis' wording: no).
             ``SegNetBasic(unpool="deconv", decoder_bias=True)`` is tkuanlun exactly
             (1,483,033 parameters at 64 filters).
@@ -352,8 +388,8 @@ def SegNetBasic(num_classes: int = NUM_CLASSES, filters: int = 64, unpool: str =
         if unpool == "argmax":
             x = MaxUnpool(name=f"unpool{i}")(x, idx, pre)
         else:
-            x = layers.Conv2DTranspose(filters, 2, strides=2, use_bias=False,
-                                       kernel_initializer=_bilinear_init, name=f"up{i}")(x)
+            x = DeconvToSize(filters, 2, strides=2, padding="same", use_bias=False,
+                             kernel_initializer=BilinearDeconvInit(), name=f"up{i}")(x, pre)
         x = layers.Conv2D(filters, 7, padding="same", use_bias=decoder_bias,
                           kernel_initializer=_orthogonal(), name=f"conv_decode{i}")(x)
         x = layers.BatchNormalization(name=f"conv_decode{i}_bn", **bn)(x)
@@ -362,17 +398,74 @@ def SegNetBasic(num_classes: int = NUM_CLASSES, filters: int = 64, unpool: str =
     return keras.Model(inputs, out, name=name or f"segnet_basic_{filters}_{unpool}")
 
 
-def _bilinear_init(shape, dtype=None):
+@keras.saving.register_keras_serializable(package="segmentation")
+class BilinearDeconvInit(keras.initializers.Initializer):
     """tkuanlun ``get_deconv_filter``: a bilinear kernel on the channel diagonal."""
-    k, _, out_c, in_c = shape
-    f = np.ceil(k / 2.0)
-    c = (2 * f - 1 - f % 2) / (2.0 * f)
-    grid = np.ogrid[:k, :k]
-    bil = (1 - abs(grid[0] / f - c)) * (1 - abs(grid[1] / f - c))
-    w = np.zeros(shape, np.float32)
-    for i in range(min(out_c, in_c)):
-        w[:, :, i, i] = bil
-    return tf.constant(w, dtype=dtype or tf.float32)
+
+    def __call__(self, shape, dtype=None):
+        k, _, out_c, in_c = shape
+        f = np.ceil(k / 2.0)
+        c = (2 * f - 1 - f % 2) / (2.0 * f)
+        grid = np.ogrid[:k, :k]
+        bil = (1 - abs(grid[0] / f - c)) * (1 - abs(grid[1] / f - c))
+        w = np.zeros(shape, np.float32)
+        for i in range(min(out_c, in_c)):
+            w[:, :, i, i] = bil
+        return tf.constant(w, dtype=dtype or tf.float32)
+
+
+def segnet_tkuanlun_to_keras(variables, ema: bool = True):
+    """tkuanlun's SegNet variables -> :func:`SegNetBasic` weight paths (same TF layouts).
+
+    ``conv{i}/ort_weights``, ``conv{i}/biases``, ``conv{i}/conv{i}_bn/moving_{mean,variance}``,
+    ``up{i}/up_filter`` (``(2, 2, out, in)``, the Keras ``Conv2DTranspose`` layout),
+    ``conv_decode{i}/...`` and ``conv_classifier/{weights,biases}`` (tkuanlun ``model.py``
+    ``inference``). With ``ema`` (the default, what tkuanlun's ``test()`` restores through
+    ``ExponentialMovingAverage.variables_to_restore``), a variable's
+    ``<name>/ExponentialMovingAverage`` shadow is used when the checkpoint has one. Optimizer
+    slots and ``global_step`` are returned as skipped.
+
+    Returns:
+        ``(weights, skipped)``: ``{keras path: array}`` and the source keys not converted.
+    """
+    leaf = {"ort_weights": "kernel", "weights": "kernel", "biases": "bias", "up_filter": "kernel",
+            "moving_mean": "moving_mean", "moving_variance": "moving_variance"}
+    weights, skipped = {}, []
+    shadow = "/ExponentialMovingAverage"
+    for key in variables:
+        parts = key.split("/")
+        if key.endswith(shadow) or parts[-1] not in leaf or len(parts) not in (2, 3):
+            skipped.append(key)
+            continue
+        layer = parts[1] if len(parts) == 3 else parts[0]        # conv1/conv1_bn/moving_mean
+        value = variables[key + shadow] if ema and key + shadow in variables else variables[key]
+        weights[f"{layer}/{leaf[parts[-1]]}"] = np.asarray(value, np.float32)
+    return weights, skipped
+
+
+def load_segnet_tkuanlun(model, source, strict: bool = True, ema: bool = True):
+    """Load a tkuanlun350/Tensorflow-SegNet checkpoint into ``SegNetBasic(unpool="deconv",
+    decoder_bias=True)``.
+
+    Args:
+        source: a TF checkpoint prefix (read with ``tf.train.load_checkpoint``: tensors only,
+            no code) or a dict ``{tkuanlun variable name: array}``.
+        ema: use the moving-average shadows as tkuanlun's ``test()`` does
+            (:func:`segnet_tkuanlun_to_keras`).
+
+    Returns:
+        :class:`reprokit.weights.LoadReport`; strict by default.
+    """
+    from reprokit.weights import assign_weights
+
+    if isinstance(source, str):
+        reader = tf.train.load_checkpoint(source)
+        variables = {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()}
+        where = source
+    else:
+        variables, where = dict(source), "tkuanlun variables"
+    weights, skipped = segnet_tkuanlun_to_keras(variables, ema)
+    return assign_weights(model, weights, strict=strict, skipped=skipped, source=where)
 
 
 # ---------------------------------------------------------------------------- hourglass
@@ -416,7 +509,8 @@ def HourglassSegmenter(num_classes: int = NUM_CLASSES, num_stacks: int = 2,
         head_name="logits", aux_heads={"joints": joints_head} if joints_head else None)
 
 
-__all__ = ["CaffeInterp", "HourglassSegmenter", "ICNET_MEAN_BGR", "ICNet", "LocalResponseNorm",
-           "MaxPoolWithArgmax", "MaxUnpool", "NUM_CLASSES", "PROGRESSIVE_CLASSES", "PyramidAvgPool",
-           "ResizeAdd", "SegNetBasic", "caffe_interp_size", "icnet_predict", "icnet_preprocess",
-           "load_icnet_npy"]
+__all__ = ["CaffeInterp", "DeconvToSize", "HourglassSegmenter", "ICNET_MEAN_BGR", "ICNet",
+           "LocalResponseNorm", "MaxPoolWithArgmax", "MaxUnpool", "NUM_CLASSES",
+           "PROGRESSIVE_CLASSES", "PyramidAvgPool", "ResizeAdd", "SegNetBasic",
+           "caffe_interp_size", "icnet_predict", "icnet_preprocess", "load_icnet_npy",
+           "load_segnet_tkuanlun", "segnet_tkuanlun_to_keras"]
