@@ -20,6 +20,7 @@ Deviations:
 from __future__ import annotations
 
 import json
+import logging
 import os
 
 import numpy as np
@@ -29,7 +30,9 @@ from hourglass.data import FLIP_INDEX, MPIIReader
 from hourglass.presets import GROUPS
 from reprokit.codecs import GaussianHeatmapCodec
 from reprokit.data import AffineCrop, build_dataset
-from reprokit.metrics.keypoints import PCKH_VARIANTS, pckh, pckh_curve
+from reprokit.metrics.keypoints import MPII_JOINTS, PCKH_VARIANTS, pckh, pckh_curve
+
+_LOG = logging.getLogger(__name__)
 
 STRIDE = 4
 
@@ -130,6 +133,11 @@ def evaluate(model, records: dict, input_size: int, mean=None, flip_test: bool =
     pred, _ = predict_records(model, records, input_size, mean, flip_test, batch_size,
                               stack_fusion, progress)
     gt, mask = records["keypoints"], records["annotated"]
+    empty = [MPII_JOINTS[j] for j in np.flatnonzero(np.asarray(mask).sum(0) == 0)]
+    if empty:
+        _LOG.warning("no annotated instance of %s among %d validation people: their PCKh is "
+                     "undefined, reported as each variant's reference code reports it (NaN, "
+                     "-100 for mmpose), which can make a column or Mean NaN", empty, len(gt))
     tables = {}
     for name in dict.fromkeys((variant, *extra_variants)):
         if name not in PCKH_VARIANTS:

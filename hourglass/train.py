@@ -45,6 +45,9 @@ logger = logging.getLogger("reprokit.hourglass")
 
 #: anibali ``datasets/mpii.py`` RGB mean (reference/hourglass.md §2.2); the std is unused there.
 MPII_MEAN = (0.4404, 0.4440, 0.4327)
+#: Joints of the training-time accuracy: ankles, knees, hips, wrists, elbows (anibali
+#: ``datasets/mpii.py`` ``Mpii.ACC_JOINTS``; bearpaw ``example/main.py`` ``idx``, 1-based).
+ACC_JOINTS = (0, 1, 2, 3, 4, 5, 10, 11, 14, 15)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,7 +174,9 @@ def compile_model(model: keras.Model, recipe: Recipe, steps_per_epoch: int,
     if len(stack_weights) != n:
         raise ValueError(f"stack_weights {tuple(stack_weights)} does not match {n} stacks")
     loss = HeatmapMSE(recipe.loss_scale, recipe.target_weight)
-    metrics = [[] for _ in range(n - 1)] + [[HeatmapPCK(model.outputs[-1].shape[-1], name="pck")]]
+    k = model.outputs[-1].shape[-1]
+    pck = HeatmapPCK(k, joints=ACC_JOINTS if k == NUM_JOINTS else None, name="pck")
+    metrics = [[] for _ in range(n - 1)] + [[pck]]
     model.compile(optimizer=make_optimizer(recipe, steps_per_epoch, learning_rate),
                   loss=[loss] * n if n > 1 else loss, loss_weights=list(stack_weights) if n > 1 else None,
                   metrics=metrics if n > 1 else metrics[-1], jit_compile=False)

@@ -58,44 +58,76 @@ class ConfusionMatrixMetric(keras.metrics.Metric):
 
 @keras.saving.register_keras_serializable(package="reprokit")
 class HeatmapPCK(keras.metrics.Metric):
-    """Training-time PCK from heatmap argmaxes (anibali/bearpaw ``accuracy``).
+    """Training-time PCK from heatmap argmaxes, as anibali/bearpaw ``accuracy`` reports it.
 
-    Distances between the argmax of the prediction and of the target heatmap, divided by
-    ``heatmap_width * norm_fraction`` (anibali: ``64 / 10``), compared with ``< threshold``
-    (0.5); keypoints whose target heatmap is all zero are skipped. Per-keypoint accuracies are
-    accumulated over the epoch and averaged over keypoints that had samples.
-    Reference: reference/hourglass.md §2.2 ("Training-time acc").
+    Per batch (``utils/evaluation.py``: ``get_preds``, ``calc_dists``, ``dist_acc``,
+    ``accuracy``): the argmax of each predicted and target heatmap (first maximum in row-major
+    order); a predicted map whose maximum is not ``> 0`` gives the point ``(-1, -1)``
+    (``get_preds`` masks it to ``(0, 0)`` in its 1-based frame); a keypoint counts only when
+    its target's argmax is at least 1 in both x and y (``target > 1`` in the 1-based frame:
+    targets peaking in row 0 or column 0, and all-zero targets, are skipped); the distance
+    divided by ``heatmap_width * norm_fraction`` (``64 / 10``) is a hit when ``< threshold``
+    (0.5). The batch accuracy is the mean over ``joints`` that had a counted keypoint of their
+    hit fraction, or 0 when none had one; :meth:`result` is the batch-size-weighted mean of the
+    batch accuracies (``AverageMeter.update(acc[0], batch_size)``), i.e. the "Acc" anibali's
+    progress bar and log print.
+
+    Args:
+        num_keypoints: heatmap channels.
+        joints: channels that enter the mean (anibali ``Mpii.ACC_JOINTS``, bearpaw ``idx``:
+            ankles, knees, hips, wrists and elbows; see :data:`hourglass.train`); ``None``: all.
+        threshold: 0.5 (``dist_acc``'s default).
+        norm_fraction: 0.1 (``norm = output.size(3) / 10``).
+
+    Reference: reference/hourglass.md §2.2 ("Training-time acc"); checked against anibali's
+    ``accuracy`` executed on the same heatmaps (``docs/fidelity.md``).
     """
 
-    def __init__(self, num_keypoints: int, threshold: float = 0.5, norm_fraction: float = 0.1,
-                 name: str = "pck", **kwargs):
+    def __init__(self, num_keypoints: int, joints=None, threshold: float = 0.5,
+                 norm_fraction: float = 0.1, name: str = "pck", **kwargs):
         super().__init__(name=name, **kwargs)
         self.num_keypoints, self.threshold, self.norm_fraction = num_keypoints, threshold, norm_fraction
-        self.hits = self.add_variable(shape=(num_keypoints,), initializer="zeros", dtype="float64", name="hits")
-        self.counts = self.add_variable(shape=(num_keypoints,), initializer="zeros", dtype="float64", name="counts")
+        self.joints = None if joints is None else [int(j) for j in joints]
+        if self.joints is not None and not all(0 <= j < num_keypoints for j in self.joints):
+            raise ValueError(f"joints must be channel indices below {num_keypoints}, got {joints!r}")
+        self.total = self.add_variable(shape=(), initializer="zeros", dtype="float64", name="total")
+        self.count = self.add_variable(shape=(), initializer="zeros", dtype="float64", name="count")
 
     @staticmethod
     def _argmax_xy(hm):
         shape = tf.shape(hm)
         flat = tf.reshape(tf.transpose(hm, [0, 3, 1, 2]), [shape[0], shape[3], -1])
         idx = tf.argmax(flat, axis=-1, output_type=tf.int32)
-        return tf.cast(tf.stack([idx % shape[2], idx // shape[2]], -1), tf.float64)
+        xy = tf.cast(tf.stack([idx % shape[2], idx // shape[2]], -1), tf.float64)
+        positive = tf.reduce_max(flat, axis=-1) > 0
+        return tf.where(positive[..., None], xy, -1.0)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        width = tf.cast(tf.shape(y_true)[2], tf.float64)
-        d = tf.norm(self._argmax_xy(y_pred) - self._argmax_xy(y_true), axis=-1) / (width * self.norm_fraction)
-        valid = tf.cast(tf.reduce_max(y_true, axis=[1, 2]) > 0, tf.float64)
-        self.hits.assign_add(tf.reduce_sum(tf.cast(d < self.threshold, tf.float64) * valid, 0))
-        self.counts.assign_add(tf.reduce_sum(valid, 0))
+        y_true = tf.convert_to_tensor(y_true)
+        y_pred = tf.convert_to_tensor(y_pred)
+        if self.joints is not None:
+            y_true = tf.gather(y_true, self.joints, axis=-1)
+            y_pred = tf.gather(y_pred, self.joints, axis=-1)
+        width = tf.cast(tf.shape(y_pred)[2], tf.float64)
+        target = self._argmax_xy(y_true)
+        d = tf.norm(self._argmax_xy(y_pred) - target, axis=-1) / (width * self.norm_fraction)
+        valid = tf.cast(tf.reduce_all(target >= 1.0, axis=-1), tf.float64)      # (B, K)
+        hits = tf.reduce_sum(tf.cast(d < self.threshold, tf.float64) * valid, 0)
+        counts = tf.reduce_sum(valid, 0)
+        has = counts > 0
+        acc = tf.math.divide_no_nan(tf.reduce_sum(tf.where(has, hits / tf.maximum(counts, 1.0), 0.0)),
+                                    tf.reduce_sum(tf.cast(has, tf.float64)))
+        batch = tf.cast(tf.shape(y_pred)[0], tf.float64)
+        self.total.assign_add(acc * batch)
+        self.count.assign_add(batch)
 
     def result(self):
-        has = self.counts > 0
-        return tf.reduce_mean(tf.boolean_mask(self.hits, has) / tf.boolean_mask(self.counts, has))
+        return tf.math.divide_no_nan(self.total, self.count)
 
     def reset_state(self):
-        self.hits.assign(tf.zeros_like(self.hits))
-        self.counts.assign(tf.zeros_like(self.counts))
+        self.total.assign(0.0)
+        self.count.assign(0.0)
 
     def get_config(self):
-        return {**super().get_config(), "num_keypoints": self.num_keypoints,
+        return {**super().get_config(), "num_keypoints": self.num_keypoints, "joints": self.joints,
                 "threshold": self.threshold, "norm_fraction": self.norm_fraction}

@@ -65,13 +65,26 @@ def pck(pred, gt, mask, normalizer, threshold: float, inclusive: bool = True):
 class PCKhVariant:
     """How one codebase turns per-joint hits into the MPII table.
 
+    Each variant is a promise of its peer's numbers, edge cases included (checked against the
+    peers' own code, executed: ``docs/fidelity.md``). Where a peer's behaviour is a bug of the
+    peer (mmpose's -100 for a joint without annotations), the variant reproduces it.
+
     Attributes:
         name: variant name.
         inclusive: threshold test ``<=`` (True) or ``<`` (False).
         head: MPII joints averaged for the "Head" column.
         mean_joints: joints entering "Mean".
-        mean: ``"pooled"`` (every valid joint instance counts once, i.e. joint-count weighted)
-            or ``"per_joint"`` (unweighted mean of per-joint PCKh values).
+        mean: ``"pooled"`` (hits over all valid instances of ``mean_joints``; a joint without
+            instances simply adds nothing), ``"per_joint"`` (unweighted mean of the per-joint
+            values; NaN if one of them is NaN) or ``"count_weighted"``
+            (``sum(PCKh_j * count_j / sum(count))``: equal to pooled, except that the
+            per-joint value of an empty joint enters as ``NaN * 0``, i.e. NaN, or as
+            ``empty_value * 0``).
+        groups: ``"mean"`` (a left/right column is ``0.5 * (PCKh_l + PCKh_r)``, NaN or
+            ``empty_value`` propagating) or ``"pooled"`` (hits over the instances of both
+            joints, princeton-vl's categories).
+        empty_value: the per-joint value (percent) of a joint without annotated instances:
+            NaN (MATLAB ``0/0``, numpy) or -100 (mmpose ``_distance_acc`` returns -1).
         source: where the definition comes from.
     """
 
@@ -81,28 +94,39 @@ class PCKhVariant:
     mean_joints: tuple[int, ...]
     mean: str
     source: str
+    groups: str = "mean"
+    empty_value: float = float("nan")
 
 
 _NO_PELVIS_THORAX = tuple(j for j in range(16) if j not in (6, 7))
 
-#: reference/logocap_metrics_ecosystem.md §3 (table "Python ports and their differences").
+#: reference/logocap_metrics_ecosystem.md §3 (table "Python ports and their differences"),
+#: edge cases measured by running each peer (``docs/fidelity.md``).
 PCKH_VARIANTS = {
     "official": PCKhVariant("official", True, (8, 9), _NO_PELVIS_THORAX, "pooled",
-                            "MPII evalMPII.zip (MATLAB): <=, Head = mean(neck, head top), pooled"),
+                            "MPII evalMPII.zip (MATLAB): <=, Head = mean(neck, head top), pooled "
+                            "Mean; a joint without annotations is NaN, so is its column"),
     "bearpaw": PCKhVariant("bearpaw", False, (9,), _NO_PELVIS_THORAX, "per_joint",
                            "bearpaw/pytorch-pose evaluation/eval_PCKh.py: <, Head = head top, "
-                           "unweighted mean of 14 joints (what CV701 Table 1 reports)"),
+                           "unweighted mean of 14 joints (what CV701 Table 1 reports); an empty "
+                           "joint makes its column and Mean NaN"),
     "anibali": PCKhVariant("anibali", False, (9,), _NO_PELVIS_THORAX, "per_joint",
                            "anibali/pytorch-stacked-hourglass evaluate_mpii_validation_accuracy "
                            "(= bearpaw)"),
     "princeton": PCKhVariant("princeton", False, (9,), tuple(range(16)), "pooled",
                              "princeton-vl/pytorch_stacked_hourglass test.py mpii_eval: <, "
-                             "'total' pooled over all 16 joints"),
-    "msra": PCKhVariant("msra", True, (9,), _NO_PELVIS_THORAX, "pooled",
-                        "microsoft/human-pose-estimation.pytorch lib/dataset/mpii.py: <=, "
-                        "Head = head top, joint-count weighted"),
-    "mmpose": PCKhVariant("mmpose", False, (9,), _NO_PELVIS_THORAX, "pooled",
-                          "mmpose MpiiPCKAccuracy: <, Head = head top, joint-count weighted"),
+                             "'total' pooled over all 16 joints, each left/right category pooled "
+                             "over the instances of both joints", groups="pooled"),
+    "msra": PCKhVariant("msra", True, (9,), _NO_PELVIS_THORAX, "count_weighted",
+                        "microsoft/human-pose-estimation.pytorch lib/dataset/mpii.py (= HRNet): "
+                        "<=, Head = head top, Mean = sum(PCKh * jnt_ratio), NaN when a joint "
+                        "has no annotation"),
+    "mmpose": PCKhVariant("mmpose", False, (9,), _NO_PELVIS_THORAX, "count_weighted",
+                          "mmpose MpiiPCKAccuracy: <, Head = head top, Mean = sum(PCKh * "
+                          "jnt_ratio). Peer bug reproduced: a joint without annotations scores "
+                          "-100 (keypoint_pck_accuracy's -1), which halves into its column "
+                          "(0.5 * (PCKh_r - 100)); Mean is unaffected (-100 * 0)",
+                          empty_value=-100.0),
 }
 
 
@@ -121,10 +145,12 @@ def pckh(pred, gt, mask, head_size, threshold: float = 0.5, variant: str = "bear
     """PCKh in the CV701 table layout, for MPII's 16 joints.
 
     ``correct = ||pred - gt|| / head_size`` compared with ``threshold`` (``<=`` or ``<`` per
-    variant). Per-joint PCKh is over that joint's annotated instances. Shoulder, Elbow, Wrist,
-    Hip, Knee and Ankle are the mean of the left and right per-joint values; Head averages the
-    variant's head joints the same way; Mean is pooled or the unweighted per-joint mean over the
-    variant's joints (see :data:`PCKH_VARIANTS`).
+    variant); a NaN prediction is a miss. Per-joint PCKh is over that joint's annotated
+    instances (a joint without any gets the variant's ``empty_value``). Shoulder, Elbow, Wrist,
+    Hip, Knee and Ankle are the mean of the left and right per-joint values (or pooled, for
+    ``princeton``); Head averages the variant's head joints; Mean is pooled, the unweighted
+    per-joint mean or the count-weighted mean over the variant's joints (see
+    :data:`PCKH_VARIANTS` and :class:`PCKhVariant` for how each handles empty joints).
 
     Args:
         pred, gt: ``(N, 16, 2)`` in original-image pixels.
@@ -143,20 +169,33 @@ def pckh(pred, gt, mask, head_size, threshold: float = 0.5, variant: str = "bear
     pred, gt = np.asarray(pred), np.asarray(gt)
     if pred.shape[1:] != (16, 2):
         raise ValueError(f"pckh expects MPII's 16 joints as (N, 16, 2), got {pred.shape}")
-    per_joint, _ = pck(pred, gt, mask, head_size, threshold, v.inclusive)
     d = keypoint_distances(pred, gt, mask) / np.reshape(np.asarray(head_size, np.float64), (-1, 1))
-    sub = d[:, list(v.mean_joints)]
-    valid = ~np.isnan(sub)
-    hit = ((sub <= threshold) if v.inclusive else (sub < threshold)) & valid
-    if v.mean == "pooled":
-        mean = hit.sum() / valid.sum() if valid.sum() else np.nan
-    else:
-        mean = np.nanmean(per_joint[list(v.mean_joints)])
-    result = {"Head": float(np.nanmean(per_joint[list(v.head)])) * 100}
-    for group, joints in MPII_GROUPS.items():
-        result[group] = float(np.nanmean(per_joint[list(joints)])) * 100
-    result["Mean"] = float(mean) * 100
-    result["per_joint"] = per_joint * 100
+    valid = ~np.isnan(d)
+    hit = ((d <= threshold) if v.inclusive else (d < threshold)) & valid
+    hits, count = hit.sum(0).astype(np.float64), valid.sum(0).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_joint = np.where(count > 0, 100.0 * hits / np.maximum(count, 1), v.empty_value)
+
+        def pooled(joints):
+            c = count[list(joints)].sum()
+            return 100.0 * hits[list(joints)].sum() / c if c else float("nan")
+
+        def averaged(joints):
+            return float(np.mean(per_joint[list(joints)]))
+
+        group = pooled if v.groups == "pooled" else averaged
+        result = {"Head": averaged(v.head)}
+        for name, joints in MPII_GROUPS.items():
+            result[name] = group(joints)
+        mj = list(v.mean_joints)
+        if v.mean == "pooled":
+            mean = pooled(mj)
+        elif v.mean == "per_joint":
+            mean = averaged(mj)
+        else:                                               # count_weighted
+            mean = float(np.sum(per_joint[mj] * (count[mj] / count[mj].sum())))
+    result["Mean"] = float(mean)
+    result["per_joint"] = per_joint
     result["variant"] = variant
     result["threshold"] = threshold
     return result
@@ -182,7 +221,9 @@ def epe_auc(pred, gt, mask, semantics: str = "hand3d", max_threshold: float = 30
     ``mean`` = mean over keypoints of the per-keypoint mean, ``median`` = mean over keypoints of
     the per-keypoint median; thresholds ``linspace(0, max, num)``; per-keypoint
     ``PCK(t) = mean(d <= t)``; ``AUC = trapz(PCK, t) / trapz(1, t)`` per keypoint, then the mean
-    over keypoints. Keypoints without any visible sample are skipped.
+    over keypoints. Keypoints without any visible sample are skipped. A NaN prediction of a
+    visible keypoint makes ``mean`` and ``median`` NaN and counts as a miss in the PCK curve
+    and the AUC, as in both references (executed: ``docs/fidelity.md``).
 
     ``mmpose`` (``mmpose/evaluation/functional/keypoint_eval.py``: ``keypoint_epe``,
     ``keypoint_auc(norm_factor=max, num_thrs=num)``): ``mean`` = pooled mean of all visible
@@ -204,8 +245,13 @@ def epe_auc(pred, gt, mask, semantics: str = "hand3d", max_threshold: float = 30
     """
     if semantics not in ("hand3d", "mmpose"):
         raise ValueError(f"semantics must be 'hand3d' or 'mmpose', got {semantics!r}")
-    d = keypoint_distances(pred, gt, mask)
-    valid = ~np.isnan(d)
+    pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
+    if pred.shape != gt.shape:
+        raise ValueError(f"pred and gt shapes differ: {pred.shape} vs {gt.shape}")
+    # NaN predictions stay NaN here (both references): the mean/median EPE become NaN and the
+    # PCK curve counts them as misses (NaN <= t is False)
+    d = np.linalg.norm(pred - gt, axis=-1)
+    valid = np.broadcast_to(np.asarray(mask) > 0, d.shape)
     kps = [j for j in range(d.shape[1]) if valid[:, j].any()]
     if not kps:
         raise ValueError("no visible keypoints: EPE and AUC are undefined")
@@ -231,25 +277,42 @@ COCO_SIGMAS = np.array([.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1
                         .87, .87, .89, .89]) / 10.0
 
 
-def oks(pred, gt, visible, area, sigmas=COCO_SIGMAS) -> np.ndarray:
+def oks(pred, gt, visible, area, sigmas=COCO_SIGMAS, bbox=None) -> np.ndarray:
     """Object keypoint similarity, as pycocotools ``COCOeval.computeOks``.
 
     ``OKS = mean over keypoints with v > 0 of exp(-d^2 / (2 * (area + eps) * (2 sigma)^2))``,
-    ``eps = np.spacing(1)``.
+    ``eps = np.spacing(1)``; predictions at keypoints with ``v = 0`` are ignored, NaN or not.
+    A ground truth without any labelled keypoint is scored as computeOks does: every
+    keypoint's distance is its distance outside the ground-truth box enlarged by its width and
+    height on each side (``x0 = x - w``, ``x1 = x + 2w``; same in y), averaged over all ``K``
+    keypoints; that needs ``bbox``, and such instances are NaN without it.
 
     Args:
         pred, gt: ``(N, K, 2)``.
         visible: ``(N, K)`` COCO ``v`` flags (> 0 counts).
         area: ``(N,)`` ground-truth areas.
         sigmas: ``(K,)`` per-keypoint sigmas.
+        bbox: optional ``(N, 4)`` ground-truth boxes ``(x, y, w, h)`` (COCO ``bbox``).
 
     Returns:
-        ``(N,)`` OKS; ``nan`` for instances without labelled keypoints.
+        ``(N,)`` OKS.
     """
     pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
     var = (2.0 * np.asarray(sigmas, np.float64)) ** 2
-    d2 = ((pred - gt) ** 2).sum(-1)
-    e = d2 / var[None] / (np.asarray(area, np.float64)[:, None] + np.spacing(1)) / 2.0
     v = np.asarray(visible) > 0
+    labelled = v.any(1)
+    delta = pred - gt
+    if bbox is not None:
+        b = np.asarray(bbox, np.float64).reshape(-1, 4)
+        lo = np.stack([b[:, 0] - b[:, 2], b[:, 1] - b[:, 3]], -1)[:, None]
+        hi = np.stack([b[:, 0] + 2 * b[:, 2], b[:, 1] + 2 * b[:, 3]], -1)[:, None]
+        outside = np.maximum(0.0, lo - pred) + np.maximum(0.0, pred - hi)
+        delta = np.where(labelled[:, None, None], delta, outside)
+    d2 = (delta ** 2).sum(-1)
+    e = d2 / var[None] / (np.asarray(area, np.float64)[:, None] + np.spacing(1)) / 2.0
+    use = np.where(labelled[:, None], v, True)
     with np.errstate(invalid="ignore"):
-        return np.where(v.any(1), (np.exp(-e) * v).sum(1) / v.sum(1), np.nan)
+        score = np.where(use, np.exp(-np.where(use, e, 0.0)), 0.0).sum(1) / use.sum(1)
+    if bbox is None:
+        score = np.where(labelled, score, np.nan)
+    return score
