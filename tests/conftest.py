@@ -1,11 +1,16 @@
-"""Test-suite settings: quiet TF logs, deselect `large` tests unless asked for (`-m large`)."""
+"""Test-suite settings: quiet TF logs, deselect `large` tests unless asked for (`-m large`), and
+the `real_dir` fixture for tests on the real files of ``../shared/real``."""
 import os
+
+import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "large: long test (real-size models or data); run with -m large")
+    config.addinivalue_line("markers", "real: needs the real sample files of ../shared/real "
+                            "(REPROKIT_REAL_DIR overrides the folder)")
     # Keras 3.15's own weight saving calls np.array(variable, copy=False) (keras/src/backend/
     # tensorflow/core.py); thousands of identical warnings that are not ours to fix.
     config.addinivalue_line(
@@ -20,3 +25,22 @@ def pytest_collection_modifyitems(config, items):
     if large:
         config.hook.pytest_deselected(items=large)
         items[:] = [item for item in items if "large" not in item.keywords]
+
+
+#: The real sample files (MPII annotations and images, COCO, RHD, FreiHAND); not copied into the
+#: repository. CI has ``../shared`` beside the checkout.
+REAL_DIR = os.environ.get("REPROKIT_REAL_DIR") or os.path.normpath(
+    os.path.join(os.path.dirname(__file__), "..", "..", "shared", "real"))
+
+
+@pytest.fixture(scope="session")
+def real_dir():
+    """``../shared/real``; when it is absent the test is skipped with a message saying so, or
+    fails when ``REPROKIT_REQUIRE_REAL=1`` (set by ``.ci/run``: CI has the folder)."""
+    if not os.path.isdir(REAL_DIR):
+        msg = (f"the real sample files are not at {REAL_DIR} (they live in ../shared/real beside "
+               "the checkout; set REPROKIT_REAL_DIR to point elsewhere)")
+        if os.environ.get("REPROKIT_REQUIRE_REAL") == "1":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return REAL_DIR

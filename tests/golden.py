@@ -113,7 +113,7 @@ class Golden:
 
 def write_golden(path: str, recipe: dict, outputs: dict, subsample: dict | None = None,
                  bits: dict | None = None, given: dict | None = None, seed: int = 12345,
-                 samples: int = 4096):
+                 samples: int = 2048):
     """Write a golden file (used by the producing harnesses, see the README next to the files).
 
     ``outputs`` are stored whole, ``subsample`` as ``samples`` fixed random elements each,
@@ -134,3 +134,16 @@ def write_golden(path: str, recipe: dict, outputs: dict, subsample: dict | None 
     for k, v in (given or {}).items():
         data[f"given/{k}"] = np.asarray(v)
     np.savez_compressed(path, **data)
+
+
+def write_v1_checkpoint(path: str, arrays: dict):
+    """A TF1 (V1 single-file) checkpoint with exactly these variable names, as hand3d's
+    ``cpm-model-mpii`` is (written with ``tf.compat.v1.train.Saver``)."""
+    import tensorflow as tf
+
+    with tf.Graph().as_default():
+        variables = [tf.compat.v1.get_variable(k, initializer=v) for k, v in arrays.items()]
+        saver = tf.compat.v1.train.Saver(variables, write_version=tf.compat.v1.train.SaverDef.V1)
+        with tf.compat.v1.Session() as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            saver.save(sess, path, write_meta_graph=False)

@@ -9,6 +9,7 @@ from handpose.model import build_handsegnet, build_posenet
 from handpose.weights import (load_caffemodel, load_cpm_checkpoint, load_hand3d_pickle,
                               read_caffemodel, write_caffemodel)
 from reprokit.weights import WeightLoadError
+from tests.golden import write_v1_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -60,15 +61,6 @@ def test_pickle_problems_are_reported_by_name(handsegnet, tmp_path):
     assert ("conv1_1/kernel", (3, 3, 3, 64), (3, 3, 3, 32)) in report.mismatched
 
 
-def _write_v1_checkpoint(path, arrays):
-    with tf.Graph().as_default():
-        variables = [tf.compat.v1.get_variable(k, initializer=v) for k, v in arrays.items()]
-        saver = tf.compat.v1.train.Saver(variables, write_version=tf.compat.v1.train.SaverDef.V1)
-        with tf.compat.v1.Session() as sess:
-            sess.run(tf.compat.v1.global_variables_initializer())
-            saver.save(sess, path, write_meta_graph=False)
-
-
 def test_cpm_checkpoint_with_hand3d_discard_and_rename_lists(tmp_path):
     model = build_handsegnet("hand3d", input_shape=(32, 32, 3))
     before6 = model.get_layer("conv6_1").kernel.numpy().copy()
@@ -84,7 +76,7 @@ def test_cpm_checkpoint_with_hand3d_discard_and_rename_lists(tmp_path):
     arrays["CPM/PersonNet/Mconv1_stage2/weights"] = np.zeros((7, 7, 4, 4), np.float32)
     arrays["CPM/PoseNet/conv1_1/weights"] = np.zeros((3, 3, 3, 64), np.float32)
     path = str(tmp_path / "cpm-model-mpii")
-    _write_v1_checkpoint(path, arrays)
+    write_v1_checkpoint(path, arrays)
     report = load_cpm_checkpoint(model, path)
     assert len(report.loaded) == 28                   # conv1_1 .. conv5_2: 14 layers
     assert set(report.skipped) == {"CPM/PersonNet/conv6_1_CPM/weights",
