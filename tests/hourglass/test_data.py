@@ -119,3 +119,28 @@ def test_reader_weight_column_and_flip_index():
     assert MPIIReader(records, "visible").records["visible"].sum() == 0
     with pytest.raises(ValueError, match="'both'"):
         MPIIReader(records, "both")
+
+
+def test_detections_file_with_zeroed_coordinates_pairs_other_differences_fail(mpii_dir, tmp_path):
+    """The real detections_our_format.mat stores some coordinates as 0 (10 of 2958 people):
+    such a pair still loads (the annotation's joints are kept); a joint moved elsewhere fails
+    naming the person, the joint and both values."""
+    from scipy.io import loadmat, savemat
+
+    src = loadmat(os.path.join(mpii_dir, "detections_our_format.mat"))
+    keep = {k: v for k, v in src.items() if not k.startswith("__")}
+    pos = keep["pos_gt_src"]                                         # (16, 2, N)
+    person = int(np.flatnonzero(keep["jnt_missing"][0] == 0)[0])     # r_ankle annotated
+    want = load_mpii(mpii_dir, "valid", source="h5")["keypoints"][person, 0].copy()
+    quirk = tmp_path / "quirk"
+    shutil.copytree(mpii_dir, quirk)
+    zeroed = pos.copy()
+    zeroed[0, 0, person] = 0.0
+    savemat(quirk / "detections_our_format.mat", {**keep, "pos_gt_src": zeroed})
+    r = load_mpii(str(quirk), "valid", source="h5")
+    np.testing.assert_array_equal(r["keypoints"][person, 0], want)
+    moved = pos.copy()
+    moved[0, 0, person] += 50.0
+    savemat(quirk / "detections_our_format.mat", {**keep, "pos_gt_src": moved})
+    with pytest.raises(MPIIFormatError, match=rf"person {person} .*r_ankle .* vs "):
+        load_mpii(str(quirk), "valid", source="h5")
