@@ -19,12 +19,12 @@ with visibility ``vis0 or vis12``, unless ``use_wrist_coord``; the hand mask is 
 from __future__ import annotations
 
 import os
-import pickle
 
 import numpy as np
 import tensorflow as tf
 
 from reprokit.data import read_image
+from reprokit.safeload import load_pickle
 
 NUM_KEYPOINTS = 21
 SPLITS = ("training", "evaluation")
@@ -42,12 +42,9 @@ def read_rhd_annotations(root: str, split: str = "training") -> dict:
     if not os.path.exists(path):
         raise FileNotFoundError(f"RHD annotations {path!r} not found (expected the "
                                 "RHD_published_v2 layout, see handpose.data)")
-    with open(path, "rb") as f:
-        try:
-            anno = pickle.load(f)
-        except UnicodeDecodeError:
-            f.seek(0)
-            anno = pickle.load(f, encoding="latin1")
+    anno = load_pickle(path)            # data only: no code runs from the file (reprokit.safeload)
+    if not isinstance(anno, dict):
+        raise ValueError(f"{path}: expected a dict of samples, got {type(anno).__name__}")
     ids = sorted(anno)
     rows = {"image_path": [], "mask_path": [], "uv": [], "visible": [], "K": [], "xyz": []}
     for i in ids:

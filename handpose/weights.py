@@ -10,12 +10,12 @@ Where users get the files is in ``weights/README.md``.
 """
 from __future__ import annotations
 
-import pickle
 import re
 from typing import Iterable, Mapping
 
 import numpy as np
 
+from reprokit.safeload import load_pickle
 from reprokit.weights import LoadReport, assign_weights, bgr_to_rgb, oihw_to_hwio
 
 # hand3d ``load_weights_from_snapshot`` lists (training_handsegnet.py / training_posenet.py).
@@ -29,24 +29,10 @@ CPM_RULES = {
 SCOPES = {"handsegnet": "HandSegNet", "posenet": "PoseNet2D"}
 
 
-class _Unpickler(pickle.Unpickler):
-    """Resolves ``numpy.core.*`` (the module path in every pickle NumPy < 2 wrote, hand3d's
-    included) to ``numpy._core.*`` on NumPy 2, without the deprecation shim."""
-
-    def find_class(self, module, name):
-        if module == "numpy.core" or module.startswith("numpy.core."):
-            if hasattr(np, "_core"):
-                module = "numpy._core" + module[len("numpy.core"):]
-        return super().find_class(module, name)
-
-
 def _read_pickle(path: str) -> dict:
-    with open(path, "rb") as f:
-        try:
-            data = _Unpickler(f).load()
-        except UnicodeDecodeError:          # written by Python 2 (hand3d's protocol-2 pickles)
-            f.seek(0)
-            data = _Unpickler(f, encoding="latin1").load()
+    """A hand3d weight pickle as ``{name: float32 array}``, read without running code from it
+    (:func:`reprokit.safeload.load_pickle`: Python 2 and 3 protocols, numpy globals only)."""
+    data = load_pickle(path)
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a dict of arrays, got {type(data).__name__}")
     return {str(k): np.asarray(v, np.float32) for k, v in data.items()}

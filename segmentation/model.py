@@ -15,6 +15,8 @@ Deviations:
 """
 from __future__ import annotations
 
+import re
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -244,32 +246,48 @@ def icnet_preprocess(rgb_uint8):
     return x - np.asarray(ICNET_MEAN_BGR, np.float32)
 
 
-def load_icnet_npy(model, path: str, strict: bool = False):
+def load_icnet_npy(model, path: str, strict: bool = True, exclude=()):
     """Load a caffe-tensorflow ``.npy`` dict (``{layer: {param: array}}``, hellochick's
     ``icnet_cityscapes_*_bnnomerge.npy``) by layer name: conv ``weights``/``biases``; BN
-    ``scale``/``offset``/``mean``/``variance``. Classifier shapes that differ (19 Cityscapes
-    classes vs 25) are reported as mismatched and skipped unless ``strict``.
+    ``scale``/``offset``/``mean``/``variance``.
+
+    The file is read with :func:`reprokit.safeload.load_npy`: its pickled dict is rebuilt from
+    numpy arrays and containers only, and a file that names any other callable is refused
+    before anything runs (``np.load(allow_pickle=True)`` would run it).
+
+    Args:
+        strict: raise :class:`reprokit.weights.WeightLoadError` unless every array is used and
+            every weight assigned with its shape (the default, as every loader here).
+        exclude: layer names whose arrays are skipped and whose weights may stay unassigned,
+            e.g. ``("sub4_out", "sub24_out", "conv6_cls")`` to start the 25-class SURREAL
+            classifiers fresh from the 19-class Cityscapes weights.
 
     Returns:
         :class:`reprokit.weights.LoadReport`.
     """
+    from reprokit.safeload import load_npy
     from reprokit.weights import assign_weights
 
-    data = np.load(path, allow_pickle=True, encoding="latin1")
-    data = data.item() if data.dtype == object and data.shape == () else data
+    data = load_npy(path)
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a pickled dict of layers, got {type(data).__name__}")
     names = {"weights": "kernel", "biases": "bias", "scale": "gamma", "offset": "beta",
              "mean": "moving_mean", "variance": "moving_variance"}
+    exclude = tuple(exclude)
     weights, unused = {}, []
     for layer, params in data.items():
+        layer = layer if isinstance(layer, str) else layer.decode()
+        if not isinstance(params, dict):
+            raise ValueError(f"{path}: layer {layer!r} holds a {type(params).__name__}, expected "
+                             "a dict of parameters")
         for param, value in params.items():
             key = param if isinstance(param, str) else param.decode()
-            if key in names:
-                weights[f"{layer}/{names[key]}"] = np.asarray(value, np.float32)
-            else:
+            if layer in exclude or key not in names:
                 unused.append(f"{layer}/{key}")
-    return assign_weights(model, weights, strict=strict, skipped=unused, source=path)
+            else:
+                weights[f"{layer}/{names[key]}"] = np.asarray(value, np.float32)
+    return assign_weights(model, weights, strict=strict, skipped=unused, source=path,
+                          allow_missing=[rf"^{re.escape(name)}/" for name in exclude])
 
 
 # ------------------------------------------------------------------------------ SegNet

@@ -116,9 +116,15 @@ def test_icnet_trains_one_step_with_the_three_branch_loss_and_loads_npy(tmp_path
                           "biases": np.zeros(19, np.float32)}}
     path = tmp_path / "icnet_cityscapes_bnnomerge.npy"
     np.save(path, data, allow_pickle=True)
-    report = load_icnet_npy(model, str(path))
+    from reprokit.weights import WeightLoadError
+
+    with pytest.raises(WeightLoadError, match="conv6_cls"):       # strict by default
+        load_icnet_npy(model, str(path))
+    report = load_icnet_npy(model, str(path), strict=False)
     np.testing.assert_array_equal(model.get_layer("conv1_sub1").kernel.numpy(),
                                   data["conv1_sub1"]["weights"])
     np.testing.assert_array_equal(model.get_layer("conv1_sub1_bn").moving_variance.numpy(),
                                   data["conv1_sub1_bn"]["variance"])
     assert ("conv6_cls/kernel", (1, 1, 128, 25), (1, 1, 128, 19)) in report.mismatched
+    fresh = load_icnet_npy(model, str(path), strict=False, exclude=("conv6_cls",))
+    assert {"conv6_cls/weights", "conv6_cls/biases"} <= set(fresh.skipped) and not fresh.mismatched
