@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 
 import numpy as np
 
@@ -147,11 +146,10 @@ def reproduce_table4(scale: str = "smoke", data_dir: str | None = None, out_root
                 continue
             cfg = PoseNetConfig(variant="paper", refinement=refinement, seed=seed, **settings)
             print(f"{key}: training", flush=True)
-            start = time.perf_counter()
-            model, _ = train_posenet(cfg, sets[set_name], key.replace("/", "-").replace("*", "star"),
-                                     run.file("models"))
-            seconds = time.perf_counter() - start
-            row = {"train_seconds": seconds, "params": int(model.count_params()), "sets": {}}
+            model, model_run = train_posenet(cfg, sets[set_name],
+                                             key.replace("/", "-").replace("*", "star"),
+                                             run.file("models"))
+            row = {"train_seconds": model_run.train_seconds, "params": int(model.count_params()), "sets": {}}
             for cname, fn in corruptions.items():
                 r = evaluate_gt_cropped(model, valid, cfg, None if cname == "clean" else fn, seed=seed)
                 row["sets"][cname] = {"mean": r["mean"], "median": r["median"], "auc": r["auc"],
@@ -160,7 +158,7 @@ def reproduce_table4(scale: str = "smoke", data_dir: str | None = None, out_root
                                       "mmpose": r["mmpose"]}
             results[key] = row
             print(f"{key}: clean mean EPE {row['sets']['clean']['mean']:.2f} px, "
-                  f"AUC {row['sets']['clean']['auc']:.3f} ({seconds:.0f} s)", flush=True)
+                  f"AUC {row['sets']['clean']['auc']:.3f} ({row['train_seconds']:.0f} s)", flush=True)
             with open(cache, "w", encoding="utf-8") as f:
                 json.dump(results, f)
     chance = mean_pose_chance(train, valid, settings.get("crop_size", 256))

@@ -26,7 +26,6 @@ import json
 import logging
 import math
 import os
-import time
 
 import keras
 import numpy as np
@@ -242,7 +241,8 @@ def train(cfg: TrainConfig, runs_root: str = "runs", name: str | None = None, ve
     Rerunning the same command resumes the newest unfinished run with the same config
     (``reprokit.training.create_run_dir``) from its last epoch backup. The run directory gets
     ``results.json`` / ``results.md`` / ``pckh_curve.png`` from :func:`hourglass.evaluate.evaluate`
-    and ``train_seconds`` (wall time of ``fit`` in this process, tracing included).
+    and ``train_seconds`` (wall time of ``fit``, tracing included, summed over the processes
+    that resumed the run: :attr:`reprokit.training.RunDir.train_seconds`).
 
     Returns:
         ``(run, results)``.
@@ -263,17 +263,15 @@ def train(cfg: TrainConfig, runs_root: str = "runs", name: str | None = None, ve
     validation = PeriodicValidation(
         lambda m: {"PCKh": evaluate(m, valid_rec, cfg.input_size, recipe.mean, cfg.flip_test,
                                     progress=False)["Mean"]}) if cfg.validate else None
-    start = time.perf_counter()
     model, history = fit(lambda: build_model(cfg),
                          lambda m: compile_model(m, recipe, steps, conf["stack_weights"],
                                                  conf["learning_rate"]),
                          data, run, epochs=conf["epochs"], steps_per_epoch=steps,
                          validation=validation, monitor="val_PCKh" if cfg.validate else None,
                          verbose=verbose)
-    seconds = time.perf_counter() - start
     results = evaluate(model, valid_rec, cfg.input_size, recipe.mean, cfg.flip_test,
                        curve_path=run.file("pckh_curve.png"))
-    results["train_seconds"] = seconds
+    results["train_seconds"] = run.train_seconds
     results["steps"] = int(model.optimizer.iterations.numpy())
     results["params"] = int(model.count_params())
     results["trainable_params"] = int(sum(np.prod(w.shape) for w in model.trainable_weights))

@@ -5,9 +5,14 @@ step (``optimizer.iterations``, 0-based), so they resume exactly with the optimi
 """
 from __future__ import annotations
 
+import glob
 import json
+import logging
 import math
 import os
+import shutil
+import sys
+import tempfile
 import time
 from typing import Callable, Sequence
 
@@ -16,6 +21,8 @@ import numpy as np
 import tensorflow as tf
 
 from reprokit.layers import SwitchableBatchNormalization
+
+logger = logging.getLogger("reprokit")
 
 
 # --------------------------------------------------------------------------- schedules
@@ -188,6 +195,145 @@ class PeriodicValidation(keras.callbacks.Callback):
         self._run(logs)
 
 
+def save_weights_atomic(model, path: str):
+    """``model.save_weights(path)`` that never leaves a half-written file at ``path``: the
+    weights go to a temporary ``.weights.h5`` beside it, then ``os.replace`` puts it in place
+    (atomic on one filesystem), so a kill during the write keeps the previous file."""
+    directory, name = os.path.split(os.path.abspath(path))
+    if not name.endswith(".weights.h5"):
+        raise ValueError(f"Keras weight files end in .weights.h5, got {path!r}")
+    tmp = os.path.join(directory, f".tmp-{os.getpid()}-{name}")
+    try:
+        model.save_weights(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_json_atomic(path: str, data):
+    """Write JSON to a temporary file beside ``path``, flush it to disk, then rename."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+class RunBackup(keras.callbacks.Callback):
+    """End-of-epoch backups that a kill cannot damage, and a resume that survives a damaged one.
+
+    Each backup is a directory ``<directory>/epoch-NNNNNN/`` holding ``weights.weights.h5``
+    (model and optimizer variables) and ``state.json`` (next epoch, optimizer step, training
+    seconds so far). It is written under a temporary name and renamed into place when complete,
+    so a process killed while writing leaves the previous backups intact (the temporary
+    directory is removed on the next start); the two newest complete backups are kept.
+
+    On ``on_train_begin`` the newest backup is loaded; a backup whose files cannot be read, or
+    whose optimizer step disagrees with its state, is reported with its path and the next older
+    one is tried; with none usable the run starts over from epoch 0, saying so (never a crash).
+    What was resumed is printed: ``resuming <run> at epoch N of M``.
+
+    Replaces Keras' ``BackupAndRestore``, which writes in place: a kill during its first write
+    left a file every rerun failed to open (h5py ``OSError`` naming no file), and a kill
+    between its weights and its metadata write paired them from different epochs.
+
+    Args:
+        directory: the backup folder (``checkpoints/backup`` of a run).
+        epochs: the run's epoch count (for the message).
+        label: the run's name or path (for the message).
+        start_time: ``time.perf_counter()`` when this process's work on the run began
+            (defaults to now); ``train_seconds`` adds the restored backup's seconds to the time
+            since then.
+    """
+
+    KEEP = 2
+    WEIGHTS = "weights.weights.h5"
+
+    def __init__(self, directory: str, epochs: int, label: str = "",
+                 start_time: float | None = None):
+        super().__init__()
+        self.directory, self.epochs, self.label = directory, int(epochs), label or directory
+        self.start_time = time.perf_counter() if start_time is None else start_time
+        self.restored_seconds = 0.0
+        self.resumed_epoch = 0
+
+    @property
+    def train_seconds(self) -> float:
+        """Seconds of training behind the model now: restored + this process since start."""
+        return self.restored_seconds + time.perf_counter() - self.start_time
+
+    def backups(self) -> list[tuple[int, str]]:
+        """Complete backups as ``(next epoch, path)``, newest first."""
+        found = []
+        for path in glob.glob(os.path.join(self.directory, "epoch-*")):
+            suffix = os.path.basename(path)[len("epoch-"):]
+            if suffix.isdigit():
+                found.append((int(suffix), path))
+        return sorted(found, reverse=True)
+
+    def _say(self, level, message):
+        logger.log(level, message)
+        print(message, file=sys.stderr, flush=True)
+
+    def on_train_begin(self, logs=None):
+        for stale in glob.glob(os.path.join(self.directory, "tmp-*")):
+            self._say(logging.WARNING, f"removing {stale}: a backup whose writing was "
+                                       "interrupted (the previous backups are intact)")
+            shutil.rmtree(stale, ignore_errors=True)
+        candidates = self.backups()
+        if not candidates:
+            return
+        optimizer = self.model.optimizer
+        if optimizer is not None and not optimizer.built:
+            optimizer.build(self.model.trainable_variables)
+        variables = list(self.model.weights) + (list(optimizer.variables) if optimizer else [])
+        initial = [v.numpy() for v in variables]
+        for epoch, path in candidates:
+            try:
+                with open(os.path.join(path, "state.json"), encoding="utf-8") as f:
+                    state = json.load(f)
+                self.model.load_weights(os.path.join(path, self.WEIGHTS))
+                step = _step(self.model)
+                if step != int(state["step"]) or int(state["epoch"]) != epoch:
+                    raise ValueError(f"optimizer step {step} / epoch {epoch} do not match the "
+                                     f"state file (step {state['step']}, epoch {state['epoch']})")
+            except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as err:
+                self._say(logging.WARNING, f"backup {path} is damaged ({type(err).__name__}: "
+                                           f"{err}); trying an older one")
+                for v, value in zip(variables, initial):
+                    v.assign(value)
+                continue
+            self.model._initial_epoch = epoch
+            self.resumed_epoch = epoch
+            self.restored_seconds = float(state.get("train_seconds", 0.0))
+            self._say(logging.INFO, f"resuming {self.label} at epoch {epoch} of {self.epochs} "
+                                    f"(step {step}, backup {path})")
+            return
+        self._say(logging.WARNING, f"no usable backup in {self.directory}: starting {self.label} "
+                                   "over from epoch 0")
+
+    def on_epoch_end(self, epoch, logs=None):
+        os.makedirs(self.directory, exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix="tmp-", dir=self.directory)
+        self.model.save_weights(os.path.join(tmp, self.WEIGHTS))
+        write_json_atomic(os.path.join(tmp, "state.json"),
+                          {"epoch": epoch + 1, "step": _step(self.model),
+                           "train_seconds": self.train_seconds})
+        final = os.path.join(self.directory, f"epoch-{epoch + 1:06d}")
+        if os.path.exists(final):            # the same epoch again after a resume: replace it
+            shutil.rmtree(final)
+        os.rename(tmp, final)
+        for _, old in self.backups()[self.KEEP:]:
+            shutil.rmtree(old, ignore_errors=True)
+
+
 class BestCheckpoint(keras.callbacks.Callback):
     """Saves ``best.weights.h5`` whenever ``monitor`` improves (checked at epoch ends).
 
@@ -215,11 +361,10 @@ class BestCheckpoint(keras.callbacks.Callback):
         better = self.best is None or (value > self.best if self.mode == "max" else value < self.best)
         if better:
             os.makedirs(self.directory, exist_ok=True)
-            self.model.save_weights(self.weights_path)
+            save_weights_atomic(self.model, self.weights_path)
             self.best = value
-            with open(self.state_path, "w", encoding="utf-8") as f:
-                json.dump({"monitor": self.monitor, "value": value, "epoch": epoch,
-                           "step": _step(self.model)}, f)
+            write_json_atomic(self.state_path, {"monitor": self.monitor, "value": value,
+                                                "epoch": epoch, "step": _step(self.model)})
 
 
 class BatchNormPhase(keras.callbacks.Callback):
@@ -258,4 +403,5 @@ class BatchNormPhase(keras.callbacks.Callback):
 
 
 __all__ = ["BatchNormPhase", "BestCheckpoint", "MetricLogger", "PeriodicValidation",
-           "PiecewiseConstantByIteration", "PolynomialDecay", "StepDecayByEpoch"]
+           "PiecewiseConstantByIteration", "PolynomialDecay", "RunBackup", "StepDecayByEpoch",
+           "save_weights_atomic", "write_json_atomic"]

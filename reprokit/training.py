@@ -17,15 +17,18 @@ import json
 import logging
 import os
 import platform
+import shutil
 import subprocess
 import sys
+import time
 from typing import Callable, Sequence
 
 import keras
 import tensorflow as tf
 
 from reprokit import __version__
-from reprokit.callbacks import BestCheckpoint, MetricLogger, PeriodicValidation
+from reprokit.callbacks import (BestCheckpoint, MetricLogger, PeriodicValidation, RunBackup,
+                                save_weights_atomic, write_json_atomic)
 
 logger = logging.getLogger("reprokit")
 
@@ -76,6 +79,16 @@ class RunDir:
     def mark_finished(self):
         with open(self.file("DONE"), "w", encoding="utf-8") as f:
             f.write(_dt.datetime.now().isoformat() + "\n")
+
+    @property
+    def train_seconds(self) -> float | None:
+        """Training wall time of the finished run, summed over the processes that resumed it
+        (``train_state.json``, written by :func:`fit`); ``None`` before it finishes."""
+        path = self.file("train_state.json")
+        if not os.path.exists(path):
+            return None
+        with open(path, encoding="utf-8") as f:
+            return float(json.load(f)["train_seconds"])
 
 
 def find_run(name: str, config: dict, root: str = "runs", finished: bool = True) -> RunDir | None:
@@ -197,8 +210,8 @@ def fit(build_fn: Callable[[], keras.Model], compile_fn: Callable[[keras.Model],
         run: the run directory.
         epochs: number of epochs of ``steps_per_epoch`` steps each. Keep epochs short:
             an interrupted run resumes at the start of the interrupted epoch from the backup
-            taken at the end of the previous one (Keras ``BackupAndRestore`` works at epoch
-            granularity, reference/feasibility.md §2), so it ends with the same number of
+            taken at the end of the previous one (backups are taken at epoch ends,
+            reference/feasibility.md §2), so it ends with the same number of
             optimizer steps as an uninterrupted run; the data order after a resume differs.
         strategy: see :func:`get_strategy`.
         validation: optional periodic task-metric callback.
@@ -210,16 +223,21 @@ def fit(build_fn: Callable[[], keras.Model], compile_fn: Callable[[keras.Model],
         verbose: Keras progress bar setting.
 
     Returns:
-        ``(model, history)``; ``final.weights.h5`` is written and the run marked finished.
+        ``(model, history)``; ``final.weights.h5`` is written (atomically), the run marked
+        finished, its training time summed over every process that worked on it written to
+        ``train_state.json`` (:attr:`RunDir.train_seconds`), and the backups removed.
+
+    Backups: :class:`reprokit.callbacks.RunBackup` (atomic, two kept, a damaged one is
+    reported and the next older used).
     """
+    start = time.perf_counter()
     strat = get_strategy(strategy)
     with strat.scope():
         model = build_fn()
         compile_fn(model)
     log = MetricLogger(run.file("metrics.jsonl"), log_every_n_steps)
-    callbacks = [keras.callbacks.BackupAndRestore(os.path.join(run.checkpoints, "backup"),
-                                                  save_freq="epoch", double_checkpoint=True),
-                 keras.callbacks.TerminateOnNaN()]
+    backup = RunBackup(os.path.join(run.checkpoints, "backup"), epochs, run.path, start)
+    callbacks = [backup, keras.callbacks.TerminateOnNaN()]
     if validation is not None:
         validation.logger = validation.logger or log
         callbacks.append(validation)
@@ -237,8 +255,13 @@ def fit(build_fn: Callable[[], keras.Model], compile_fn: Callable[[keras.Model],
         logger.info("resumed at epoch %d", history.epoch[0])
     if model.stop_training:
         logger.error("training stopped early (TerminateOnNaN or another callback)")
-    model.save_weights(os.path.join(run.checkpoints, "final.weights.h5"))
+    save_weights_atomic(model, os.path.join(run.checkpoints, "final.weights.h5"))
+    write_json_atomic(run.file("train_state.json"),
+                      {"train_seconds": backup.train_seconds, "epochs": epochs,
+                       "steps": int(model.optimizer.iterations.numpy()),
+                       "resumed_at_epoch": backup.resumed_epoch})
     run.mark_finished()
+    shutil.rmtree(os.path.join(run.checkpoints, "backup"), ignore_errors=True)
     return model, history
 
 

@@ -487,7 +487,6 @@ def train_segmentation(cfg: SegTrainConfig, runs_root: str = "runs", name: str |
         ``(run, results)``.
     """
     import json
-    import time
 
     import keras
 
@@ -536,12 +535,11 @@ def train_segmentation(cfg: SegTrainConfig, runs_root: str = "runs", name: str |
     validation = PeriodicValidation(lambda m: {"mIoU": evaluate_segmentation(
         m, eval_rec, cfg.network, output=seg_output)["mIoU"]}) if cfg.validate else None
     epochs = max(1, -(-conf["steps"] // cfg.steps_per_epoch))
-    start = time.perf_counter()
     model, _ = fit(build, compile_, data, run, epochs=epochs,
                    steps_per_epoch=min(cfg.steps_per_epoch, conf["steps"]), validation=validation,
                    monitor="val_mIoU" if cfg.validate else None, extra_callbacks=extra,
                    verbose=verbose)
-    seconds = time.perf_counter() - start
+    seconds = run.train_seconds         # summed over resumes (reprokit.training.fit)
     report = evaluate_segmentation(model, eval_rec, cfg.network, group_table=TO_THESIS13,
                                    output=seg_output, keep=overlays)
     results = report_to_json(report)

@@ -160,21 +160,21 @@ def test_train_killed_with_sigkill_resumes_then_evaluate_and_predict(mpii_dir, t
         runs = [os.path.join(out, d) for d in os.listdir(out) if d.endswith("cv701_baseline")] \
             if os.path.isdir(out) else []
         if runs:
-            meta = os.path.join(runs[0], "checkpoints", "backup", "training_metadata.json")
-            if os.path.exists(meta) and json.load(open(meta)).get("epoch", 0) >= 1:
+            meta = os.path.join(runs[0], "checkpoints", "backup", "epoch-000001", "state.json")
+            if os.path.exists(meta):          # complete backups are renamed into place
                 break
         time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert meta and os.path.exists(meta), "the child never wrote an epoch backup"
-    run = os.path.dirname(os.path.dirname(os.path.dirname(meta)))
+    run = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(meta))))
     assert not os.path.exists(os.path.join(run, "DONE"))
 
     done = subprocess.run(_train_cmd(out, mpii_dir), env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert sorted(d for d in os.listdir(out) if d.endswith("cv701_baseline")) == [os.path.basename(run)]
     log = open(os.path.join(run, "run.log")).read()
-    assert "resumed at epoch" in log
+    assert "resumed at epoch" in log and f"resuming {run} at epoch" in done.stderr
     results = json.load(open(os.path.join(run, "results.json")))
     assert results["steps"] == 4 * 3          # same optimizer steps as an uninterrupted run
     assert results["variant"] == "bearpaw" and 0 <= results["Mean"] <= 100

@@ -2,6 +2,9 @@
 
 usage: train_child.py ROOT STRATEGY [SLEEP_PER_STEP]
 Prints "FINAL <optimizer iterations> <first epoch of this process> <replicas>".
+With CHILD_BLOCK_BACKUP=N set, the backup written at the end of epoch N (1-based) is cut to half
+its size and the process then hangs inside the write (it writes ROOT/blocked first), so that a
+test can kill it in the middle of a checkpoint write.
 """
 import os
 import sys
@@ -20,6 +23,21 @@ if strategy == "mirrored":
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+
+
+BLOCK = int(os.environ.get("CHILD_BLOCK_BACKUP", "0"))
+if BLOCK:
+    _save = keras.Model.save_weights
+
+    def _blocking_save(self, filepath, *args, **kwargs):
+        _save(self, filepath, *args, **kwargs)
+        if f"{os.sep}tmp-" in str(filepath) and int(self.optimizer.iterations.numpy()) >= BLOCK * 5:
+            with open(filepath, "r+b") as f:
+                f.truncate(os.path.getsize(filepath) // 2)
+            open(os.path.join(root, "blocked"), "w").close()
+            time.sleep(600)
+
+    keras.Model.save_weights = _blocking_save
 
 
 class Progress(keras.callbacks.Callback):
