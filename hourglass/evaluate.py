@@ -26,7 +26,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from hourglass.data import FLIP_INDEX, MPIIReader
+from hourglass.data import FLIP_INDEX, MPII, MPIIReader
+from hourglass.model import normalize_image
 from hourglass.presets import GROUPS
 from reprokit.codecs import GaussianHeatmapCodec
 from reprokit.data import AffineCrop, build_dataset
@@ -92,7 +93,6 @@ def predict_records(model, records: dict, input_size: int, mean=None, flip_test:
     """Keypoints ``(N, 16, 2)`` in original-image pixels and their scores, for records."""
     from tqdm import tqdm
 
-    from hourglass.train import normalize_image
 
     reader = MPIIReader(records, "annotated")
     ds = build_dataset(reader, AffineCrop((input_size, input_size)), None, batch_size,
@@ -217,7 +217,6 @@ def predict_image(model, image, input_size: int, mean=None, center=None, scale=N
     ``center``/``scale`` (MPII convention: box side = ``200 * scale`` px) default to the whole
     image. Returns ``keypoints`` ``(16, 2)`` in image pixels, ``scores`` ``(16,)``, and the box.
     """
-    from hourglass.train import normalize_image
 
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[2] != 3:
@@ -242,7 +241,6 @@ def draw_pose(image, keypoints, scores=None, threshold: float = 0.0):
     """RGB overlay of the MPII skeleton (limbs as lines, joints as dots)."""
     import cv2
 
-    from hourglass.data import MPII
 
     out = np.ascontiguousarray(np.asarray(image, np.uint8).copy())
     thick = max(1, round(max(out.shape[:2]) / 200))

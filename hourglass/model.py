@@ -24,7 +24,22 @@ import dataclasses
 import math
 
 import keras
+import tensorflow as tf
 from keras import layers
+
+#: anibali ``datasets/mpii.py`` RGB mean (reference/hourglass.md §2.2), subtracted by the
+#: anibali / CV701 recipe; the std is unused there. princeton-vl subtracts nothing.
+MPII_MEAN = (0.4404, 0.4440, 0.4327)
+
+
+def normalize_image(image, mean=None):
+    """The hourglass input: uint8 RGB -> float32 in [0, 1], minus ``mean`` if given (anibali
+    ``color_normalize`` with :data:`MPII_MEAN`; princeton-vl: ``/ 255`` only). Used by training,
+    evaluation and prediction alike."""
+    x = tf.cast(image, tf.float32) / 255.0
+    if mean is not None:
+        x = x - tf.constant(mean, tf.float32)
+    return x
 
 # BatchNorm as in PyTorch: momentum 0.1 (Keras 0.9), eps 1e-5 (reference/hourglass.md §7).
 BN_MOMENTUM = 0.9

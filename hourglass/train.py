@@ -32,7 +32,9 @@ import numpy as np
 import tensorflow as tf
 
 from hourglass.data import FLIP_INDEX, NUM_JOINTS, MPIIReader, load_mpii
-from hourglass.presets import get_preset
+from hourglass.evaluate import evaluate, write_results
+from hourglass.model import MPII_MEAN, normalize_image
+from hourglass.presets import build_preset, get_preset
 from reprokit.callbacks import PeriodicValidation, PiecewiseConstantByIteration, StepDecayByEpoch
 from reprokit.codecs import GaussianHeatmapCodec
 from reprokit.data import AffineCrop, ChannelScale, ColorJitter, Compose, RandomApply, build_dataset
@@ -42,8 +44,6 @@ from reprokit.training import create_run_dir, fit, set_seed
 
 logger = logging.getLogger("reprokit.hourglass")
 
-#: anibali ``datasets/mpii.py`` RGB mean (reference/hourglass.md §2.2); the std is unused there.
-MPII_MEAN = (0.4404, 0.4440, 0.4327)
 #: Joints of the training-time accuracy: ankles, knees, hips, wrists, elbows (anibali
 #: ``datasets/mpii.py`` ``Mpii.ACC_JOINTS``; bearpaw ``example/main.py`` ``idx``, 1-based).
 ACC_JOINTS = (0, 1, 2, 3, 4, 5, 10, 11, 14, 15)
@@ -123,14 +123,6 @@ def make_augment(recipe: Recipe, input_size: int):
     if recipe.color_jitter:
         steps.append(RandomApply(ColorJitter(**recipe.color_jitter), 0.5))
     return Compose(steps)
-
-
-def normalize_image(image, mean=None):
-    """uint8 RGB -> float32 in [0, 1], minus ``mean`` if given (anibali ``color_normalize``)."""
-    x = tf.cast(image, tf.float32) / 255.0
-    if mean is not None:
-        x = x - tf.constant(mean, tf.float32)
-    return x
 
 
 def train_dataset(records: dict, recipe: Recipe, input_size: int, num_stacks: int,
@@ -230,8 +222,6 @@ class TrainConfig:
 
 
 def build_model(cfg: TrainConfig):
-    from hourglass.presets import build_preset
-
     return build_preset(cfg.preset, input_shape=(cfg.input_size, cfg.input_size, 3), **cfg.model)
 
 
@@ -247,7 +237,6 @@ def train(cfg: TrainConfig, runs_root: str = "runs", name: str | None = None, ve
     Returns:
         ``(run, results)``.
     """
-    from hourglass.evaluate import evaluate, write_results
 
     conf = cfg.resolved()
     recipe = get_recipe(cfg.recipe)

@@ -42,6 +42,32 @@ def test_unknown_reproduction_lists_the_valid_ones(monkeypatch):
         raise AssertionError("expected SystemExit")
 
 
-def test_console_script_is_installed():
-    out = subprocess.run([sys.executable, "-m", "reprokit.cli", "list"], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0 and out.stdout.strip()
+def _registered_in_setup():
+    """Entry points of the ``reprokit.reproductions`` group as written in setup.py."""
+    import ast
+    import os
+
+    setup = os.path.join(os.path.dirname(__file__), "..", "..", "setup.py")
+    tree = ast.parse(open(setup, encoding="utf-8").read())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict):
+            for key, value in zip(node.keys, node.values):
+                if isinstance(key, ast.Constant) and key.value == cli.GROUP:
+                    return [ast.literal_eval(v).split("=")[0].strip() for v in value.elts]
+    raise AssertionError(f"setup.py declares no {cli.GROUP!r} entry points")
+
+
+def test_installed_repro_script_lists_every_registered_reproduction():
+    """The console script on PATH next to this interpreter (what `pip install -e .` made), not
+    the module: a stale install or a broken entry point makes a reproduction disappear."""
+    import os
+
+    expected = _registered_in_setup()
+    assert {name.split(".")[0] for name in expected} >= {"hourglass", "handpose", "segmentation"}
+    script = os.path.join(os.path.dirname(sys.executable), "repro")
+    assert os.path.exists(script), f"no installed repro script at {script}"
+    out = subprocess.run([script, "list"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    listed = [line.split()[0] for line in out.stdout.splitlines() if line.strip()]
+    missing = sorted(set(expected) - set(listed))
+    assert not missing, f"registered in setup.py but not listed by `repro list`: {missing}"

@@ -1,0 +1,92 @@
+"""The import graph (DESIGN.md): no cycles, counting imports inside functions too, and the
+dependency direction reprokit <- hourglass <- segmentation, reprokit <- handpose."""
+import ast
+import os
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PACKAGES = ("reprokit", "hourglass", "handpose", "segmentation")
+#: package -> the project packages it may import
+ALLOWED = {"reprokit": set(), "hourglass": {"reprokit"}, "handpose": {"reprokit"},
+           "segmentation": {"reprokit", "hourglass"}}
+
+
+def _modules():
+    mods = {}
+    for pkg in PACKAGES:
+        for folder, _, files in os.walk(os.path.join(ROOT, pkg)):
+            for f in files:
+                if f.endswith(".py"):
+                    path = os.path.join(folder, f)
+                    name = os.path.relpath(path, ROOT)[:-3].replace(os.sep, ".")
+                    mods[name[:-len(".__init__")] if name.endswith(".__init__") else name] = path
+    return mods
+
+
+def _graph():
+    mods = _modules()
+
+    def resolve(name):
+        while name and name not in mods:
+            name = name.rpartition(".")[0]
+        return name
+
+    graph = {m: set() for m in mods}
+    for mod, path in mods.items():
+        for node in ast.walk(ast.parse(open(path, encoding="utf-8").read(), path)):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            else:
+                continue
+            for name in names:
+                target = resolve(name) if name.split(".")[0] in PACKAGES else None
+                # a module importing its own package's __init__ names is not an edge
+                if target and target != mod and not mod.startswith(target + "."):
+                    graph[mod].add(target)
+    return graph
+
+
+def _cycles(graph):
+    index, low, stack, on, out = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_cycles_even_through_imports_inside_functions():
+    assert _cycles(_graph()) == []
+
+
+def test_dependency_direction():
+    bad = sorted(f"{m} imports {t}" for m, targets in _graph().items() for t in targets
+                 if t.split(".")[0] != m.split(".")[0]
+                 and t.split(".")[0] not in ALLOWED[m.split(".")[0]])
+    assert not bad, bad
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
