@@ -57,19 +57,12 @@ def test_output_shapes_for_stack_counts(num_stacks):
 
 
 @pytest.mark.parametrize("block", sorted(BLOCKS))
-def test_each_block_tiny_forward_config_and_keras_round_trip(block, tmp_path):
+def test_each_block_tiny_forward_shapes(block):
+    """Shapes per block at depth 2; round trips, predict and a fit step of every block run in
+    tests/test_models.py (the shared model checks)."""
     model = build_stacked_hourglass(2, 4, block=block, num_features=16, depth=2, input_shape=(64, 64, 3))
     x = np.random.default_rng(0).normal(size=(1, 64, 64, 3)).astype("float32")
-    out = [o.numpy() for o in model(x)]
-    assert [o.shape for o in out] == [(1, 16, 16, 4)] * 2
-    clone = keras.Model.from_config(model.get_config())
-    clone.set_weights(model.get_weights())
-    np.testing.assert_allclose(clone(x)[1].numpy(), out[1], atol=1e-5)
-    path = str(tmp_path / f"{block}.keras")
-    model.save(path)
-    again = keras.saving.load_model(path)
-    np.testing.assert_allclose(again(x)[1].numpy(), out[1], atol=1e-5)
-    assert [l.name for l in again.layers] == [l.name for l in model.layers]
+    assert [o.shape for o in model(x)] == [(1, 16, 16, 4)] * 2
 
 
 def test_layer_names_are_deterministic_and_hierarchical():
