@@ -29,7 +29,7 @@ from handpose.pipeline import crop_image_from_xy, detect_keypoints, trafo_coords
 from reprokit.callbacks import PiecewiseConstantByIteration
 from reprokit.data import ImageRecordReader, build_dataset, read_image
 from reprokit.metrics.keypoints import epe_auc
-from reprokit.training import create_run_dir, fit, set_seed
+from reprokit.training import create_run_dir, fit, make_optimizer, set_seed
 
 logger = logging.getLogger("reprokit.handpose")
 
@@ -167,7 +167,8 @@ def _train(cfg, data, loss, records: dict, run_name: str, runs_root: str, verbos
 
     def compile_fn(model):
         lr = PiecewiseConstantByIteration(list(cfg.boundaries), list(cfg.values))
-        model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss)
+        # tf.train.AdamOptimizer's epsilon 1e-8 (hand3d), not Keras' 1e-7
+        model.compile(optimizer=make_optimizer("adam", lr), loss=loss)
 
     model, _ = fit(cfg.build, compile_fn, data, run, epochs=max(1, cfg.steps // steps_per_epoch),
                    steps_per_epoch=steps_per_epoch, verbose=verbose, tensorboard=False)

@@ -41,6 +41,7 @@ from reprokit.data import AffineCrop, ChannelScale, ColorJitter, Compose, Random
 from reprokit.losses import HeatmapMSE
 from reprokit.metrics.keras_metrics import HeatmapPCK
 from reprokit.training import create_run_dir, fit, set_seed
+from reprokit.training import make_optimizer as training_optimizer
 
 logger = logging.getLogger("reprokit.hourglass")
 
@@ -148,12 +149,8 @@ def make_optimizer(recipe: Recipe, steps_per_epoch: int, learning_rate: float | 
         schedule = PiecewiseConstantByIteration(list(recipe.decay_steps), values)
     else:
         schedule = lr
-    if recipe.optimizer == "rmsprop":
-        # PyTorch RMSprop defaults: alpha 0.99, eps 1e-8, momentum 0 (reference/hourglass.md §7).
-        return keras.optimizers.RMSprop(schedule, rho=0.99, epsilon=1e-8, momentum=0.0)
-    if recipe.optimizer == "adam":
-        return keras.optimizers.Adam(schedule, epsilon=1e-8)
-    raise ValueError(f"unknown optimizer {recipe.optimizer!r}")
+    # PyTorch RMSprop / Adam settings (reprokit.training.OPTIMIZERS, reference/hourglass.md §7)
+    return training_optimizer(recipe.optimizer, schedule)
 
 
 def compile_model(model: keras.Model, recipe: Recipe, steps_per_epoch: int,

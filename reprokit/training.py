@@ -194,6 +194,43 @@ def set_precision(policy: str = "float32"):
     keras.mixed_precision.set_global_policy(policy)
 
 
+#: The reference frameworks' optimizer settings where they differ from Keras' defaults. TF1
+#: ``tf.train.AdamOptimizer`` (hand3d, tkuanlun) and PyTorch ``Adam``: beta 0.9 / 0.999, epsilon
+#: 1e-8 (Keras: 1e-7). PyTorch ``RMSprop`` (anibali, CV701) and Torch7 ``optim.rmsprop`` (Varol):
+#: alpha 0.99, epsilon 1e-8, no momentum (Keras: rho 0.9, epsilon 1e-7); reference/hourglass.md
+#: §7. TF1 ``MomentumOptimizer`` (hellochick ICNet): SGD with the given momentum.
+OPTIMIZERS = {
+    "adam": {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8},
+    "rmsprop": {"rho": 0.99, "epsilon": 1e-8, "momentum": 0.0},
+    "sgd": {"momentum": 0.0},
+}
+
+
+def make_optimizer(name: str, learning_rate, *, momentum: float | None = None,
+                   ema_momentum: float | None = None) -> keras.optimizers.Optimizer:
+    """The one optimizer factory of every package, with the references' settings.
+
+    Args:
+        name: a key of :data:`OPTIMIZERS` (``"adam"``, ``"rmsprop"``, ``"sgd"``).
+        learning_rate: a float or a ``LearningRateSchedule`` (``reprokit.callbacks``).
+        momentum: SGD momentum (ICNet: 0.9, hellochick ``train.py``); not used by the others.
+        ema_momentum: keep an exponential moving average of the weights with this momentum
+            (tkuanlun's SegNet evaluates its 0.9999 average); ``None``: no average.
+    """
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; valid: {sorted(OPTIMIZERS)}")
+    kwargs = dict(OPTIMIZERS[name])
+    if momentum is not None:
+        if name != "sgd":
+            raise ValueError(f"momentum is an SGD setting; {name!r} uses its reference's value")
+        kwargs["momentum"] = float(momentum)
+    if ema_momentum is not None:
+        kwargs.update(use_ema=True, ema_momentum=float(ema_momentum))
+    cls = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop,
+           "sgd": keras.optimizers.SGD}[name]
+    return cls(learning_rate, **kwargs)
+
+
 def fit(build_fn: Callable[[], keras.Model], compile_fn: Callable[[keras.Model], None],
         train_data, run: RunDir, *, epochs: int, steps_per_epoch: int,
         strategy: str = "default", validation: PeriodicValidation | None = None,

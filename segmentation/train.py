@@ -394,22 +394,18 @@ def build_model(conf: dict):
 
 def make_optimizer(conf: dict):
     """SGD + poly (ICNet), Adam (SegNet) or RMSprop (hourglass) as :data:`SCHEDULES` says."""
-    import keras
-
     from reprokit.callbacks import PolynomialDecay
+    from reprokit.training import make_optimizer as training_optimizer
 
     lr, steps = conf["learning_rate"], conf["steps"]
-    ema = {"use_ema": True, "ema_momentum": 0.9999} if conf.get("ema") else {}
+    ema = 0.9999 if conf.get("ema") else None                        # tkuanlun MOVING_AVERAGE_DECAY
     if conf["optimizer"] == "sgd":
         release = _release_step(conf)
         restart = release if (conf.get("restart_poly") and 0 < release < steps) else None
         schedule = PolynomialDecay(lr, restart or steps, 0.0, conf["poly_power"], restart_every=restart)
-        return keras.optimizers.SGD(schedule, momentum=conf["momentum"], **ema)
-    if conf["optimizer"] == "adam":
-        return keras.optimizers.Adam(lr, epsilon=1e-8, **ema)       # tf.train.AdamOptimizer eps
-    if conf["optimizer"] == "rmsprop":
-        return keras.optimizers.RMSprop(lr, rho=0.99, epsilon=1e-8, momentum=0.0, **ema)
-    raise ValueError(f"unknown optimizer {conf['optimizer']!r}")
+        return training_optimizer("sgd", schedule, momentum=conf["momentum"], ema_momentum=ema)
+    # tf.train.AdamOptimizer (tkuanlun), Torch7 rmsprop (Varol): reprokit.training.OPTIMIZERS
+    return training_optimizer(conf["optimizer"], lr, ema_momentum=ema)
 
 
 def _release_step(conf: dict) -> int:

@@ -122,3 +122,16 @@ def test_run_dir_contents_and_reuse(tmp_path):
         training.get_strategy("tpu")
     with pytest.raises(ValueError, match="precision"):
         training.set_precision("float8")
+
+
+def test_optimizer_factory_uses_the_reference_frameworks_settings():
+    adam = training.make_optimizer("adam", 1e-3)
+    assert (adam.beta_1, adam.beta_2, adam.epsilon) == (0.9, 0.999, 1e-8)     # TF1 / PyTorch
+    rms = training.make_optimizer("rmsprop", 1e-3)
+    assert (rms.rho, rms.epsilon, rms.momentum) == (0.99, 1e-8, 0.0)        # PyTorch RMSprop
+    sgd = training.make_optimizer("sgd", 0.01, momentum=0.9, ema_momentum=0.9999)
+    assert sgd.momentum == 0.9 and sgd.use_ema and sgd.ema_momentum == 0.9999
+    with pytest.raises(ValueError, match="momentum is an SGD setting"):
+        training.make_optimizer("adam", 1e-3, momentum=0.9)
+    with pytest.raises(ValueError, match="valid"):
+        training.make_optimizer("adagrad", 1e-3)
