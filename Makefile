@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.reprokit-installed
-# Quiet TF's C++ start-up lines (reference/feasibility.md §4); real errors still print.
+# Quiet TF's C++ start-up lines (docs/reference/feasibility.md §4); real errors still print.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: demo test bench notebooks clean-venv

@@ -1,7 +1,7 @@
 """Package metadata for reprokit: faithful TF/Keras reproductions of four vision papers.
 
 One distribution, four import packages: the shared layer ``reprokit`` and the siblings
-``hourglass``, ``handpose`` and ``segmentation`` (see DESIGN.md for the dependency direction).
+``hourglass``, ``handpose`` and ``segmentation`` (see docs/design.md for the dependency direction).
 """
 from setuptools import find_packages, setup
 
@@ -25,7 +25,7 @@ setup(
         "h5py",
         "matplotlib",
         "tqdm",
-        # TensorFlow 2.21 no longer pulls TensorBoard in; runs write TensorBoard logs (DESIGN.md).
+        # TensorFlow 2.21 no longer pulls TensorBoard in; runs write TensorBoard logs (docs/design.md).
         "tensorboard~=2.21.0",
     ],
     extras_require={
@@ -38,7 +38,7 @@ setup(
     entry_points={
         "console_scripts": ["repro = reprokit.cli:main"],
         # Reproductions register here; `repro list` reads this group, so reprokit never
-        # imports the sibling packages (DESIGN.md, dependency direction).
+        # imports the sibling packages (docs/design.md, dependency direction).
         "reprokit.reproductions": [
             "hourglass.table1 = hourglass.reproduce:TABLE1_REPRODUCTION",
             "handpose.table4 = handpose.reproduce:TABLE4_REPRODUCTION",

@@ -4,7 +4,7 @@ Each function takes a uint8 RGB image ``(H, W, 3)`` (and, for occlusion, the gro
 keypoints) and returns a new uint8 image; labels are never changed. Randomness comes from an
 explicit ``seed`` so an evaluation set is written identically every time.
 
-Settings (reference/handpose.md §12 "Robustness corruptions"):
+Settings (docs/reference/handpose.md §12 "Robustness corruptions"):
 
 * Gaussian blur with kernel 7, 13, 21; sigma derived from the kernel as OpenCV does for
   ``sigma=0`` (``0.3 * ((k - 1) * 0.5 - 1) + 0.8``), configurable.

@@ -1,6 +1,6 @@
 """RHD reader, the ground-truth hand crop and PoseNet heatmap targets (hand3d semantics).
 
-RHD layout (Rendered Handpose Dataset v1.1, reference/handpose.md §4.1)::
+RHD layout (Rendered Handpose Dataset v1.1, docs/reference/handpose.md §4.1)::
 
     RHD_published_v2/
         training/color/00000.png  training/mask/00000.png  training/depth/00000.png

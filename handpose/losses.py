@@ -1,4 +1,4 @@
-"""hand3d's training losses (reference/handpose.md §3).
+"""hand3d's training losses (docs/reference/handpose.md §3).
 
 * :class:`PoseNetLoss`: every stage's score map is upsampled to the 256 crop with the legacy
   bilinear resize; per sample and keypoint ``rms = sqrt(mean_hw (pred - gt)^2)``; a stage

@@ -3,7 +3,7 @@
 ``variant="hand3d"`` is the architecture of ``lmb-freiburg/hand3d``'s code
 (``nets/ColorHandPose3DNetwork.py``), which every released weight file fits;
 ``variant="paper"`` is the layer table the seed paper (Sibgrapi 104 supplementary, file 000)
-describes. Facts and counts: reference/handpose.md §1 (architectures), §8 (parameter counts),
+describes. Facts and counts: docs/reference/handpose.md §1 (architectures), §8 (parameter counts),
 §12 (spec).
 
 * HandSegNet, hand3d: VGG trunk (conv1_1..conv4_4, conv5_1), conv5_2 3x3 -> 128, conv6_1 1x1
@@ -25,7 +25,7 @@ Every conv: stride 1, ``same`` padding, bias, Glorot-uniform kernels, biases 1e-
 (hand3d ``NetworkOps``), leaky ReLU with slope 0.01 except on logits and score maps. Pooling:
 2x2 max, stride 2. Inputs are RGB ``image / 255 - 0.5`` (:func:`preprocess`).
 
-Deviations / open points (reference/handpose.md §12): the paper table's layer 17 and the 1x1
+Deviations / open points (docs/reference/handpose.md §12): the paper table's layer 17 and the 1x1
 "conv to 2" of the paper HandSegNet are assumed 1x1.
 """
 from __future__ import annotations
@@ -59,7 +59,7 @@ class BilinearResize(layers.Layer):
     """Bilinear resize to ``size``; ``mode="legacy"`` is TF1 ``resize_images`` (no half-pixel
     centres, ``align_corners=False``), which hand3d's weights were trained with; ``"half_pixel"``
     is TF2 / Keras ``resize``. For 32 -> 256 the argmax moves by about 3.5 px between the two
-    (reference/handpose.md §0.3)."""
+    (docs/reference/handpose.md §0.3)."""
 
     def __init__(self, size, mode: str = "legacy", **kwargs):
         super().__init__(**kwargs)

@@ -1,7 +1,7 @@
 """The two-stage pipeline: HandSegNet mask -> one hand -> crop -> PoseNet -> keypoints.
 
 Each step follows hand3d's ``utils/general.py`` and ``ColorHandPose3DNetwork.inference2d``
-(reference/handpose.md §2); all are TF ops over a batch, coordinates are ``(row, col)`` inside
+(docs/reference/handpose.md §2); all are TF ops over a batch, coordinates are ``(row, col)`` inside
 as in hand3d, and :class:`HandPosePipeline` returns ``(u, v) = (col, row)`` keypoints in the
 pixels of the image it was given.
 """
@@ -87,7 +87,7 @@ def crop_boxes(center, scale, image_shape, crop_size: int = CROP_SIZE):
     fractional part kept, ``y2 = y1 + side`` (same for x); the box is normalised by the image
     height and width (not ``H - 1``/``W - 1``). Because ``crop_and_resize`` maps a normalised
     ``y`` to ``y * (H - 1)``, the sampled window is the nominal one shrunk by ``(H - 1) / H``;
-    released weights saw exactly this (reference/handpose.md §2.5). Checked against hand3d's
+    released weights saw exactly this (docs/reference/handpose.md §2.5). Checked against hand3d's
     own graph at fractional centres and scales (``tests/handpose/test_parity.py``).
 
     Returns:

@@ -1,4 +1,4 @@
-"""The seed paper's Table IV as data (Sibgrapi 104 supplementary, papers/000, "TABLE IV").
+"""The seed paper's Table IV as data (Sibgrapi 104 supplementary, source 000 in docs/reference/README.md, "TABLE IV").
 
 PoseNet "original" (dense 7x7 refinement) vs "mixed" (depthwise-separable refinement) on the
 S-val* set with occlusion ratio 0 ("Standard"), 0.1, 0.2 and 0.3; trained on S-train, or on

@@ -1,6 +1,6 @@
 """Reproduce the seed paper's Table IV: original vs mixed PoseNet under occlusion (and blur).
 
-Protocol (Sibgrapi 104 supplementary, Table IV and Figs. 1-4; reference/handpose.md §12):
+Protocol (Sibgrapi 104 supplementary, Table IV and Figs. 1-4; docs/reference/handpose.md §12):
 PoseNet "original" (dense 7x7 refinement) and "mixed" (depthwise-separable refinement), in the
 ``paper`` variant the seed paper describes, are trained on S-train and on S-train* (S-train
 plus its Gaussian-noise and salt-and-pepper copies), then evaluated with ground-truth crops on

@@ -1,6 +1,6 @@
 """PoseNet training on ground-truth hand crops, and the GT-crop evaluation protocol.
 
-Recipe (hand3d ``training_posenet.py``; reference/handpose.md §3, §12): Adam, batch 8, 30k
+Recipe (hand3d ``training_posenet.py``; docs/reference/handpose.md §3, §12): Adam, batch 8, 30k
 iterations, lr 1e-4 / 1e-5 / 1e-6 with boundaries 10k and 20k, GT crop (§3.1) with crop-centre
 noise (truncated normal, sigma 20 px) and keypoint noise (truncated normal, sigma 2.5 px),
 Gaussian score maps ``exp(-d^2 / 25^2)`` at the 256 crop, visibility-weighted RMS loss summed
@@ -52,7 +52,7 @@ class PoseNetConfig:
         use_wrist_coord: RHD records only: keypoint 0 is the wrist instead of the palm.
         init: weights to start from when the run is fresh: a hand3d pickle (``.pickle``),
             hand3d's CPM checkpoint ``cpm-model-mpii`` (only the layers hand3d takes from it:
-            conv1_1 ... conv5_1, reference/handpose.md §7), or a Keras ``.weights.h5`` (e.g. the
+            conv1_1 ... conv5_1, docs/reference/handpose.md §7), or a Keras ``.weights.h5`` (e.g. the
             R-train phase of :func:`train_posenet_two_phase`).
         steps_per_epoch: checkpoint/resume granularity.
         seed: data order, augmentation and initialisation.
@@ -257,7 +257,7 @@ def evaluate_gt_cropped(model, records: dict, cfg: PoseNetConfig, corruption=Non
     return result
 
 
-#: hand3d eval2d.py protocols for the full pipeline (reference/handpose.md §5): ground-truth
+#: hand3d eval2d.py protocols for the full pipeline (docs/reference/handpose.md §5): ground-truth
 #: keypoint 0 = wrist is the paper setting (GT wrist vs the predicted palm, a known bug of the
 #: released script); "palm" is the corrected one.
 KEYPOINT0 = ("wrist", "palm")

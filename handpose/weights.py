@@ -2,7 +2,7 @@
 
 All three produce ``layer name -> (kernel HWIO, bias)`` and assign through
 :func:`reprokit.weights.assign_weights` (strict by default, with a :class:`LoadReport` naming
-every loaded, skipped, unused, missing and mismatched tensor). Facts: reference/handpose.md §6
+every loaded, skipped, unused, missing and mismatched tensor). Facts: docs/reference/handpose.md §6
 (files), §7 (pickle format, hand3d's init logic with discard/rename lists), §9 (CPM provenance,
 Caffe name maps, protobuf field numbers, BGR input).
 
@@ -105,7 +105,7 @@ def load_cpm_checkpoint(model, path: str, net: str | None = None, strict: bool =
     """Initialise HandSegNet or PoseNet from hand3d's ``cpm-model-mpii`` TF checkpoint.
 
     Variables ``CPM/PersonNet/...`` (HandSegNet) or ``CPM/PoseNet/...`` (PoseNet2D) go through
-    hand3d's discard and rename lists (reference/handpose.md §7); what hand3d leaves random
+    hand3d's discard and rename lists (docs/reference/handpose.md §7); what hand3d leaves random
     (HandSegNet conv6_*, PoseNet conv5_2 and both refinement stages) is allowed to stay missing,
     everything else must load. The other network's variables are listed as skipped.
     """
@@ -184,7 +184,7 @@ def read_caffemodel(path: str) -> dict[str, list[np.ndarray]]:
 
     Reads ``layer`` (field 100; LayerParameter ``name``=1, ``blobs``=7) and the legacy
     ``layers`` (field 2; V1LayerParameter ``name``=4, ``blobs``=6). Layers without blobs are
-    omitted. (reference/handpose.md §9 lists the field numbers.)
+    omitted. (docs/reference/handpose.md §9 lists the field numbers.)
     """
     with open(path, "rb") as f:
         buf = f.read()
@@ -213,7 +213,7 @@ def _cpm_trunk(names):
 _VGG = ("conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3_3", "conv3_4",
         "conv4_1", "conv4_2")
 
-#: Caffe layer -> our layer, per (source network, target model) (reference/handpose.md §9).
+#: Caffe layer -> our layer, per (source network, target model) (docs/reference/handpose.md §9).
 CAFFE_MAPS = {
     ("cpm_person", "handsegnet"): {**_cpm_trunk(_VGG + ("conv4_3", "conv4_4", "conv5_1")),
                                    "conv5_2_CPM": "conv5_2"},

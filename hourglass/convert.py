@@ -4,7 +4,7 @@ Formats:
     ``bearpaw``: bearpaw/pytorch-pose ``HourglassNet`` = anibali/pytorch-stacked-hourglass ``hg``
         (keys ``conv1``, ``bn1``, ``layer{1,2,3}.0.*``, ``hg.{s}.hg.{level}.{j}.{k}.*``,
         ``res.{s}.{k}.*``, ``fc.{s}.{0,1}``, ``score.{s}``, ``fc_.{s}``, ``score_.{s}``;
-        reference/hourglass.md §2.1). Build the model with ``stem="bearpaw"``.
+        docs/reference/hourglass.md §2.1). Build the model with ``stem="bearpaw"``.
     ``princeton``: princeton-vl/pytorch_stacked_hourglass ``PoseNet`` (keys ``pre.*``,
         ``hgs.{s}.0.{up1,low1,low2...,low3}``, ``features.{s}``, ``outs.{s}``,
         ``merge_features.{s}``, ``merge_preds.{s}``; §1.4). Build with ``stem="newell"``. Its

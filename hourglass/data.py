@@ -26,9 +26,9 @@ column             dtype / shape          meaning
 ``head_size``      float32 ``(N,)``       PCKh normaliser (NaN if the source has none)
 =================  =====================  ==============================================
 
-Sources: reference/hourglass.md §1.5 (h5 fields; centre/scale in the h5 already contain
+Sources: docs/reference/hourglass.md §1.5 (h5 fields; centre/scale in the h5 already contain
 Newell's adjustment, so it is not applied twice), §2.2 (JSON fields; the adjustment is applied
-at load), reference/logocap_metrics_ecosystem.md §3 (head size = 0.6 x head-box diagonal; the
+at load), docs/reference/logocap_metrics_ecosystem.md §3 (head size = 0.6 x head-box diagonal; the
 Tompson validation split of 2958 people).
 """
 from __future__ import annotations
@@ -44,7 +44,7 @@ from reprokit.data import DatasetMeta, ImageRecordReader
 from reprokit.metrics.keypoints import MPII_JOINTS, head_size_from_boxes
 
 #: MPII metadata; the flip index is [5,4,3,2,1,0,6,7,8,9,15,14,13,12,11,10]
-#: (princeton-vl ``ref.flipped_parts``, anibali ``hflip_indices``; reference/hourglass.md §1.5).
+#: (princeton-vl ``ref.flipped_parts``, anibali ``hflip_indices``; docs/reference/hourglass.md §1.5).
 MPII = DatasetMeta(
     "mpii", MPII_JOINTS,
     flip_pairs=((0, 5), (1, 4), (2, 3), (10, 15), (11, 14), (12, 13)),
@@ -89,7 +89,7 @@ def _table(image_dir, names, keypoints, annotated, visible, center, scale, head_
 def read_h5(path: str, image_dir: str) -> dict:
     """Read a pose-hg-train / princeton-vl ``annot/{train,valid}.h5``.
 
-    Fields (reference/hourglass.md §1.5): ``center`` (N,2), ``scale`` (N,), ``part`` (N,16,2)
+    Fields (docs/reference/hourglass.md §1.5): ``center`` (N,2), ``scale`` (N,), ``part`` (N,16,2)
     with (0,0) = not annotated, ``visible`` (N,16), ``normalize`` (N,), ``imgname`` (N,) bytes.
     ``center``/``scale`` already contain the +15 s / x1.25 adjustment and are used as stored;
     ``normalize`` (0.6 x head-box diagonal) becomes ``head_size``.
@@ -116,7 +116,7 @@ def read_json(path: str, image_dir: str, split: str = "valid") -> dict:
     """Read bearpaw / anibali ``mpii_annotations.json`` (or ``.json.gz``).
 
     Each entry has ``img_paths``, ``joint_self`` (16 x [x, y, vis]), ``objpos``,
-    ``scale_provided`` and ``isValidation`` (reference/hourglass.md §2.2). The centre/scale
+    ``scale_provided`` and ``isValidation`` (docs/reference/hourglass.md §2.2). The centre/scale
     adjustment is applied here. A joint is annotated when its coordinates are not (0, 0)
     (the JSON stores missing joints as zeros with vis 0).
 

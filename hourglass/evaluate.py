@@ -1,7 +1,7 @@
 """Evaluation: last-stack heatmaps, flip test, decoding to original-image pixels, PCKh.
 
-Reference: reference/hourglass.md §1.7, §2.2 and §7 "Evaluation"; the PCKh variants are
-:data:`reprokit.metrics.keypoints.PCKH_VARIANTS` (reference/logocap_metrics_ecosystem.md §3).
+Reference: docs/reference/hourglass.md §1.7, §2.2 and §7 "Evaluation"; the PCKh variants are
+:data:`reprokit.metrics.keypoints.PCKH_VARIANTS` (docs/reference/logocap_metrics_ecosystem.md §3).
 The CV701 table reports the ``bearpaw`` variant (``<``, Head = head top, Mean = unweighted
 mean of the 14 joints without pelvis and thorax); that is the default here.
 

@@ -7,7 +7,7 @@ Reference:
     ``model.py`` (what the CV701 numbers were trained with; default stem "bearpaw");
     princeton-vl/pytorch_stacked_hourglass ``models/posenet.py`` (stem "newell");
     Yang et al. ICCV 2017 (PRM) and Chu et al. CVPR 2017 (HRU). Measured facts and the spec:
-    ``reference/hourglass.md`` §1-§3, §6, §7.
+    ``docs/reference/hourglass.md`` §1-§3, §6, §7.
 
 Layout (timm order): spec tables, initialisers and conv helpers, blocks and their registry,
 stems, the builder.
@@ -27,7 +27,7 @@ import keras
 import tensorflow as tf
 from keras import layers
 
-#: anibali ``datasets/mpii.py`` RGB mean (reference/hourglass.md §2.2), subtracted by the
+#: anibali ``datasets/mpii.py`` RGB mean (docs/reference/hourglass.md §2.2), subtracted by the
 #: anibali / CV701 recipe; the std is unused there. princeton-vl subtracts nothing.
 MPII_MEAN = (0.4404, 0.4440, 0.4327)
 
@@ -41,7 +41,7 @@ def normalize_image(image, mean=None):
         x = x - tf.constant(mean, tf.float32)
     return x
 
-# BatchNorm as in PyTorch: momentum 0.1 (Keras 0.9), eps 1e-5 (reference/hourglass.md §7).
+# BatchNorm as in PyTorch: momentum 0.1 (Keras 0.9), eps 1e-5 (docs/reference/hourglass.md §7).
 BN_MOMENTUM = 0.9
 BN_EPSILON = 1e-5
 
@@ -55,7 +55,7 @@ class BlockOptions:
     Attributes:
         ds_dw_bias: bias on the depthwise conv of a depthwise-separable pair; ``None`` = the
             variant's default: ``ds3`` has none (single bias, 2.80M as CV701 Table 1 prints),
-            every other variant has one (``ds_all``: 2.92M); reference/hourglass.md §3.
+            every other variant has one (``ds_all``: 2.92M); docs/reference/hourglass.md §3.
         ds_pw_bias: bias on the pointwise conv.
         prm_base_width: PRM ``baseWidth`` (pyramid width D = floor(out / baseWidth)); 9 as in
             PyraNet ``PRM.lua``.
@@ -84,7 +84,7 @@ def conv(x, filters: int, kernel_size: int, name: str, strides: int = 1, dilatio
 
     Stride 1 uses ``'same'`` (symmetric for odd kernels); stride > 1 pads ``kernel_size // 2`` on
     every side and uses ``'valid'``, as PyTorch does (Keras ``'same'`` would pad 2/3 for a 7x7
-    stride-2 conv and shift ported weights; reference/feasibility.md §3).
+    stride-2 conv and shift ported weights; docs/reference/feasibility.md §3).
     """
     fan_in = x.shape[-1] * kernel_size * kernel_size
     padding = "same"
@@ -181,7 +181,7 @@ def two_ds_block(x, out_channels, name, options):
     """BN-ReLU-DS(in->mid)-BN-ReLU-DS(mid->out) + skip (CV701 Fig. 4d).
 
     Gives 2,373,856 parameters for hg2, not the report's 1.90M, which no runnable network
-    reaches (reference/hourglass.md §3).
+    reaches (docs/reference/hourglass.md §3).
     """
     return _two_layer_block(x, out_channels, name, options, separable_convs=True)
 
@@ -234,7 +234,7 @@ def hru_block(x, out_channels, name, options):
     """Hourglass residual unit (Chu et al. 2017, Fig. 4; pose-attention ``ResidualPool.lua``).
 
     bottleneck + skip + pooling branch BN-ReLU-MaxPool2-3x3(in->out)-BN-ReLU-3x3-upsample x2
-    (1,395,712 parameters for 256->256; reference/hourglass.md §6).
+    (1,395,712 parameters for 256->256; docs/reference/hourglass.md §6).
     """
     y = bottleneck_block(x, out_channels, name, options)
     p = bn_relu(x, f"{name}_pool_1")
@@ -245,7 +245,7 @@ def hru_block(x, out_channels, name, options):
     return layers.Add(name=f"{name}_hru_add")([y, p])
 
 
-#: Block variants by name (plain dict; STYLE.md habit 2).
+#: Block variants by name (plain dict; docs/style.md habit 2).
 BLOCKS = {
     "bottleneck": bottleneck_block,
     "dilated": dilated_block,
@@ -272,7 +272,7 @@ def _stem(x, stem, block, options, num_features, stride=2, pool=True):
 
     bearpaw: block(64->128), pool, block(128->2f), block(2f->2f) (the ``layer2`` planes quirk,
     +160,512 parameters over Newell); newell: block(64->128), pool, block(128->128),
-    block(128->2f) (reference/hourglass.md §1.2, §2.1).
+    block(128->2f) (docs/reference/hourglass.md §1.2, §2.1).
     """
     width = 2 * num_features
     if stem == "patchify":
@@ -315,7 +315,7 @@ def build_stacked_hourglass(num_stacks: int = 2, num_keypoints: int = 16, block:
     """Build the stacked hourglass with intermediate supervision.
 
     Reference: Newell et al. 2016, Sec. 3; CV701 report Sec. 3.1 and Table 1; spec in
-    reference/hourglass.md §7.
+    docs/reference/hourglass.md §7.
 
     Args:
         num_stacks: hourglasses; one heatmap output per stack. Defaults to 2 (CV701 baseline).
@@ -332,7 +332,7 @@ def build_stacked_hourglass(num_stacks: int = 2, num_keypoints: int = 16, block:
         name: model name; defaults to ``hg{num_stacks}_{block}_{stem}``.
         stem_stride, stem_pool: the stem's first conv stride and its max-pool. ``1`` and
             ``False`` keep the input resolution (the thesis' segmentation hourglass,
-            reference/segmentation.md Addendum); neither changes the parameter count.
+            docs/reference/segmentation.md Addendum); neither changes the parameter count.
         head_name: output layer suffix (``stack{s}_<head_name>``).
         aux_heads: ``{name: channels}`` parallel 1x1 heads per stack on the same features,
             each with its own remap conv into the next stack's input (the thesis' joint

@@ -4,7 +4,7 @@ Each preset holds the builder kwargs, the paper's numbers as printed (PCKh@0.5 p
 bearpaw/anibali layout, "No. of Parameters", "Avg. Training Time (epochs)"), and the exact
 parameter counts our model must have: trainable (= PyTorch ``parameters()`` of the reference
 model) and total (``count_params()``, adding BatchNorm moving statistics). Counts come from
-reference/hourglass.md §3 and §7 (measured on the PyTorch references).
+docs/reference/hourglass.md §3 and §7 (measured on the PyTorch references).
 """
 from __future__ import annotations
 
@@ -51,9 +51,9 @@ def _row(name, title, kwargs, trainable, total, pckh, params, time, stack_weight
 
 _TWO_DS_NOTE = ("The report prints 1.90M, which no runnable network reaches (a DS pair ending in "
                 "128 channels cannot be added to the 256-channel trunk); the faithful definition "
-                "has 2,373,856 (reference/hourglass.md §3). We keep the runnable model.")
+                "has 2,373,856 (docs/reference/hourglass.md §3). We keep the runnable model.")
 
-#: CV701 Table 1, row by row (numbers as printed in papers/001, Table 1).
+#: CV701 Table 1, row by row (numbers as printed in the CV701 report, source 001 in docs/reference/README.md, Table 1).
 TABLE1_PRESETS = (
     _row("cv701_baseline", "Baseline", {"block": "bottleneck"}, 6_730_912, 6_762_912,
          (93.18, 89.16, 79.10, 72.61, 76.89, 69.72, 62.66, 77.84), "6.73M", "2hr 30min(20)"),
@@ -87,7 +87,7 @@ TABLE1_PRESETS = (
          17_978_720, (92.67, 89.50, 80.65, 73.19, 78.26, 70.42, 62.97, 78.52), "17.95M", "2hr 10min(17)"),
 )
 
-# Stack scaling (reference/hourglass.md §3, "Stack scaling"; §7 table). Newell totals add its BN
+# Stack scaling (docs/reference/hourglass.md §3, "Stack scaling"; §7 table). Newell totals add its BN
 # statistics: 512 fewer BN entries than bearpaw (smaller stem blocks), the same per stack.
 _SCALING = {
     ("bearpaw", 1): (3_586_960, 3_604_112), ("bearpaw", 2): (6_730_912, 6_762_912),
@@ -101,7 +101,7 @@ SCALING_PRESETS = tuple(
            trainable, total,
            source=("bearpaw/pytorch-pose hg" if stem == "bearpaw" else
                    "princeton-vl/pytorch_stacked_hourglass PoseNet (used parameters)")
-           + ", reference/hourglass.md §3")
+           + ", docs/reference/hourglass.md §3")
     for (stem, n), (trainable, total) in _SCALING.items())
 
 PRESETS = {p.name: p for p in TABLE1_PRESETS + SCALING_PRESETS}

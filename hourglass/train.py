@@ -1,6 +1,6 @@
 """Training recipes and the training entry point for the stacked hourglass on MPII.
 
-Two recipes (reference/hourglass.md):
+Two recipes (docs/reference/hourglass.md):
 
 ``anibali`` (default; what the CV701 numbers come from, §2.2 and §7 "Loss and training")
     crop by centre/scale; scale ``clamp(1 + 0.25 N, 0.75, 1.25)``; rotation
@@ -88,7 +88,7 @@ RECIPES = {
         target_weight=True, stack_reduction="sum", optimizer="rmsprop", learning_rate=1e-3,
         batch_size=24, epochs=20, decay_epochs=(15, 17), gamma=0.1,
         source="anibali/pytorch-stacked-hourglass scripts/train_mpii.py as run for CV701 "
-               "(--arch hg2 --train-batch 24 --lr 1e-3 --schedule 15 17); reference/hourglass.md §2.2"),
+               "(--arch hg2 --train-batch 24 --lr 1e-3 --schedule 15 17); docs/reference/hourglass.md §2.2"),
     "princeton": Recipe(
         "princeton", scale_std=None, scale_range=(0.75, 1.25), rotation_std=None,
         rotation_range=(-30.0, 30.0), rotation_prob=1.0, flip_prob=0.5, channel_scale=None,
@@ -98,7 +98,7 @@ RECIPES = {
         stack_reduction="mean", optimizer="adam", learning_rate=1e-3, batch_size=16, epochs=250,
         decay_steps=(100_000,), gamma=0.2, steps_per_epoch=1000,
         source="princeton-vl/pytorch_stacked_hourglass task/pose.py, data/MPII/dp.py; "
-               "reference/hourglass.md §1.3-§1.6"),
+               "docs/reference/hourglass.md §1.3-§1.6"),
 }
 
 
@@ -149,7 +149,7 @@ def make_optimizer(recipe: Recipe, steps_per_epoch: int, learning_rate: float | 
         schedule = PiecewiseConstantByIteration(list(recipe.decay_steps), values)
     else:
         schedule = lr
-    # PyTorch RMSprop / Adam settings (reprokit.training.OPTIMIZERS, reference/hourglass.md §7)
+    # PyTorch RMSprop / Adam settings (reprokit.training.OPTIMIZERS, docs/reference/hourglass.md §7)
     return training_optimizer(recipe.optimizer, schedule)
 
 

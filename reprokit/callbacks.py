@@ -32,7 +32,7 @@ class StepDecayByEpoch(keras.optimizers.schedules.LearningRateSchedule):
 
     The current epoch is ``step // steps_per_epoch`` (0-based). This is anibali's
     ``adjust_learning_rate`` (``lr *= gamma`` at the start of every epoch in ``--schedule``);
-    CV701 ran ``--lr 1e-3 --schedule 15 17 --gamma 0.1`` (reference/hourglass.md §2.2).
+    CV701 ran ``--lr 1e-3 --schedule 15 17 --gamma 0.1`` (docs/reference/hourglass.md §2.2).
     """
 
     def __init__(self, initial_learning_rate: float, steps_per_epoch: int,
@@ -59,7 +59,7 @@ class PiecewiseConstantByIteration(keras.optimizers.schedules.LearningRateSchedu
     """``values[i]`` while ``boundaries[i-1] < step <= boundaries[i]``.
 
     The semantics of ``tf.compat.v1.train.piecewise_constant`` used by hand3d's training scripts
-    (HandSegNet: boundaries (20000, 30000), values (1e-5, 1e-6, 1e-7); reference/handpose.md §3).
+    (HandSegNet: boundaries (20000, 30000), values (1e-5, 1e-6, 1e-7); docs/reference/handpose.md §3).
     """
 
     def __init__(self, boundaries: Sequence[int], values: Sequence[float]):
@@ -84,7 +84,7 @@ class PolynomialDecay(keras.optimizers.schedules.LearningRateSchedule):
     """``lr = (initial - end) * (1 - min(step, decay_steps) / decay_steps) ** power + end``.
 
     ICNet's "poly" policy with ``power=0.9`` and ``end=0`` (hellochick ``train.py``;
-    reference/segmentation.md §G). ``restart_every`` restarts the decay every that many steps
+    docs/reference/segmentation.md §G). ``restart_every`` restarts the decay every that many steps
     (hellochick's two invocations of ``train.py`` for the two BN phases).
     """
 
@@ -372,7 +372,7 @@ class BatchNormPhase(keras.callbacks.Callback):
 
     Before ``release_step`` the layers use ``update_moving_stats=before[0]`` and
     ``train_affine=before[1]``; from ``release_step`` on both are True. ICNet: frozen for the
-    first 20k of 40k steps (reference/segmentation.md §G). The phase is derived from the
+    first 20k of 40k steps (docs/reference/segmentation.md §G). The phase is derived from the
     optimizer step, so a resumed run lands in the right phase.
     """
 

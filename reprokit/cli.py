@@ -1,7 +1,7 @@
 """The ``repro`` command: list, run and demo the registered reproductions.
 
 Packages register a :class:`Reproduction` under the ``reprokit.reproductions`` entry-point group
-in ``setup.py``; this module never imports them by name (DESIGN.md, dependency direction).
+in ``setup.py``; this module never imports them by name (docs/design.md, dependency direction).
 """
 from __future__ import annotations
 
@@ -111,7 +111,7 @@ def _cmd_demo(args) -> int:
 
 
 def main(argv=None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # reference/feasibility.md §4
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # docs/reference/feasibility.md §4
     parser = argparse.ArgumentParser(prog="repro", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list the reproducible tables").set_defaults(fn=_cmd_list)

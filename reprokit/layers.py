@@ -13,7 +13,7 @@ class SwitchableBatchNormalization(keras.layers.BatchNormalization):
     ``train_affine``: whether gamma/beta receive gradients. While training the layer always
     normalises with *batch* statistics (the reference's ``is_training=True``), so with
     ``update_moving_stats=False`` it uses batch statistics while the moving averages stay frozen
-    (reference/segmentation.md §1.4). The switches are non-trainable variables, so flipping them
+    (docs/reference/segmentation.md §1.4). The switches are non-trainable variables, so flipping them
     (``BatchNormPhase`` callback) needs no retracing and the optimizer state stays aligned.
 
     Deviations:
@@ -29,7 +29,7 @@ class SwitchableBatchNormalization(keras.layers.BatchNormalization):
     def build(self, input_shape):
         super().build(input_shape)
         # Plain tf.Variables, not Keras weights: the switches are run-time state, so they stay
-        # out of count_params() (ICNet's exact counts, reference/segmentation.md §H) and of
+        # out of count_params() (ICNet's exact counts, docs/reference/segmentation.md §H) and of
         # weight files; BatchNormPhase derives them from the optimizer step after a resume.
         self.update_moving_stats = tf.Variable(float(self._init_update), trainable=False,
                                                name="update_moving_stats")

@@ -17,7 +17,7 @@ class HeatmapMSE(keras.losses.Loss):
 
     Args:
         scale: factor in front of the mean. anibali/bearpaw ``JointsMSELoss`` uses 0.5
-            (``0.5 * MSE`` per joint averaged over joints, reference/hourglass.md §2.2);
+            (``0.5 * MSE`` per joint averaged over joints, docs/reference/hourglass.md §2.2);
             princeton-vl ``HeatmapLoss`` uses 1 (§1.3).
         target_weight: mask keypoints whose target map is all zero (anibali: occluded joints
             do not enter the loss). ``False`` = plain MSE over every map (princeton-vl, where a

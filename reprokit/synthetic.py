@@ -109,7 +109,7 @@ def _human16() -> Skeleton:
 
 
 def _hand21() -> Skeleton:
-    # RHD keypoint order (reference/handpose.md §4.1): 0 wrist, then per finger tip..MCP for
+    # RHD keypoint order (docs/reference/handpose.md §4.1): 0 wrist, then per finger tip..MCP for
     # thumb, index, middle, ring, little.
     names = ["wrist"]
     parents, lengths, rest, ranges, widths, part_ids = [-1], [0.0], [0.0], [0.0], [0.0], [6]
@@ -133,7 +133,7 @@ def _hand21() -> Skeleton:
 
 
 def _smpl29() -> Skeleton:
-    # The 24 SMPL joints in their order (gulvarol/surreal part_match; reference/segmentation.md
+    # The 24 SMPL joints in their order (gulvarol/surreal part_match; docs/reference/segmentation.md
     # §3.2) plus 5 end points (toe tips, head top, finger tips) so the leaf parts have bones.
     # The bone ending at joint j is painted with SURREAL label parents[j] + 1, i.e. the part
     # rooted at the parent joint; the figure faces the camera, so its left is image right.

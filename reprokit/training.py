@@ -1,6 +1,6 @@
 """Training runs: run directories, seeds, strategies, precision, and one ``fit`` for everything.
 
-A run directory (DESIGN.md, "Runs, data and scales") is ``runs/<time>-<name>/`` with
+A run directory (docs/design.md, "Runs, data and scales") is ``runs/<time>-<name>/`` with
 ``config.json``, ``versions.json``, ``run.log``, ``metrics.jsonl``, ``history.csv``,
 ``tensorboard/``, ``checkpoints/`` (``backup/`` while running, ``best.weights.h5``,
 ``final.weights.h5``) and the results written by the reproduction.
@@ -186,7 +186,7 @@ def get_strategy(name: str = "default"):
 def set_precision(policy: str = "float32"):
     """Set the Keras global dtype policy (call before building the model).
 
-    ``mixed_bfloat16`` is 2.3x *slower* on CPUs without bf16 units (reference/feasibility.md §3);
+    ``mixed_bfloat16`` is 2.3x *slower* on CPUs without bf16 units (docs/reference/feasibility.md §3);
     use mixed precision on GPUs.
     """
     if policy not in PRECISIONS:
@@ -197,7 +197,7 @@ def set_precision(policy: str = "float32"):
 #: The reference frameworks' optimizer settings where they differ from Keras' defaults. TF1
 #: ``tf.train.AdamOptimizer`` (hand3d, tkuanlun) and PyTorch ``Adam``: beta 0.9 / 0.999, epsilon
 #: 1e-8 (Keras: 1e-7). PyTorch ``RMSprop`` (anibali, CV701) and Torch7 ``optim.rmsprop`` (Varol):
-#: alpha 0.99, epsilon 1e-8, no momentum (Keras: rho 0.9, epsilon 1e-7); reference/hourglass.md
+#: alpha 0.99, epsilon 1e-8, no momentum (Keras: rho 0.9, epsilon 1e-7); docs/reference/hourglass.md
 #: §7. TF1 ``MomentumOptimizer`` (hellochick ICNet): SGD with the given momentum.
 OPTIMIZERS = {
     "adam": {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8},
@@ -248,7 +248,7 @@ def fit(build_fn: Callable[[], keras.Model], compile_fn: Callable[[keras.Model],
         epochs: number of epochs of ``steps_per_epoch`` steps each. Keep epochs short:
             an interrupted run resumes at the start of the interrupted epoch from the backup
             taken at the end of the previous one (backups are taken at epoch ends,
-            reference/feasibility.md §2), so it ends with the same number of
+            docs/reference/feasibility.md §2), so it ends with the same number of
             optimizer steps as an uninterrupted run; the data order after a resume differs.
         strategy: see :func:`get_strategy`.
         validation: optional periodic task-metric callback.

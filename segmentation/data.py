@@ -1,6 +1,6 @@
 """SURREAL: reader for the published layout, frame extraction, and the thesis preprocessing.
 
-Layout (gulvarol/surreal README; reference/segmentation.md §3.1)::
+Layout (gulvarol/surreal README; docs/reference/segmentation.md §3.1)::
 
     SURREAL/data/cmu/{train,val,test}/run{0,1,2}/<seq>/
         <seq>_c0001.mp4         RGB 240 x 320, T frames

@@ -2,7 +2,7 @@
 
 Label ``i`` (1..24) is the SMPL part whose root joint is joint ``i - 1`` (gulvarol/surreal
 ``datageneration/main_part1.py`` ``sorted_parts`` / ``part_match``); 0 is background. Tables
-are length-25 arrays indexed by label (reference/segmentation.md §3.2 and spec §C).
+are length-25 arrays indexed by label (docs/reference/segmentation.md §3.2 and spec §C).
 
 SMPL left/right are the subject's anatomical sides, so a horizontal mirror must swap them
 (:func:`mirror`); none of the reference readers does (ICNet flips image and label only).
@@ -23,7 +23,7 @@ JOINT_NAMES = ("Pelvis", "L_Hip", "R_Hip", "Spine1", "L_Knee", "R_Knee", "Spine2
 JOINT_PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21)
 NUM_CLASSES = 25
 HEAD = 16
-#: Left/right label pairs (reference/segmentation.md §3.2).
+#: Left/right label pairs (docs/reference/segmentation.md §3.2).
 MIRROR_PAIRS = ((2, 3), (5, 6), (8, 9), (11, 12), (14, 15), (17, 18), (19, 20), (21, 22), (23, 24))
 
 
@@ -50,7 +50,7 @@ TO_THESIS13 = np.array([0, 2, 3, 3, 2, 4, 4, 2, 9, 9, 2, 12, 12, 5, 6, 6, 1, 7, 
                         11, 11])
 TO_BODY2 = np.array([0] + [1] * 24)
 #: bg, head, torso (hips, spines, neck, collars as Varol does), arms (17-24), legs. The
-#: neck/collar placement is an assumption (reference/segmentation.md §C).
+#: neck/collar placement is an assumption (docs/reference/segmentation.md §C).
 TO_COARSE5 = np.array([0, 2, 4, 4, 2, 4, 4, 2, 4, 4, 2, 4, 4, 2, 2, 2, 1, 3, 3, 3, 3, 3, 3, 3, 3])
 COARSE5_NAMES = ("background", "head", "torso", "arms", "legs")
 #: Progressive ground truth of the thesis hourglass (Sec. 4.1): one table per stack of a

@@ -10,7 +10,7 @@
   (:data:`ICNET_LAMBDAS`).
 * :func:`class_weights`: W1, W2 and median-frequency balancing from training pixel counts.
 
-Strategies (thesis Sec. 3.1, reference/segmentation.md Addendum):
+Strategies (thesis Sec. 3.1, docs/reference/segmentation.md Addendum):
     ``outer``: ``L = -sum_i w_i y_i log softmax(x)_i`` (tkuanlun ``weighted_loss``): the weight
     of the true class multiplies its CE term; the mean is over pixels, not normalised by the
     weights. ``direct``: ``L = -sum_i y_i log softmax(w * x)_i``: the weights multiply the

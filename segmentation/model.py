@@ -1,11 +1,11 @@
 """ICNet, SegNet-basic and the stacked hourglass for 25-class body-part segmentation.
 
 Reference: Borrego Carazo (2018), "Fully Convolutional Architectures for Multi-Part Body
-Segmentation" (papers/003, Sec. 3.2-4.1); hellochick/ICNet-tensorflow ``model.py`` /
+Segmentation" (source 003 in docs/reference/README.md, Sec. 3.2-4.1); hellochick/ICNet-tensorflow ``model.py`` /
 ``network.py`` (ICNet_BN: layer names, topology, caffe ``interp`` sizes, BN switches);
 tkuanlun350/Tensorflow-SegNet ``model.py`` (SegNet-basic); gulvarol/surreal ``training/models``
 (the Newell hourglass Varol trained on SURREAL). Measured facts and the spec:
-``reference/segmentation.md`` §1.2, §2.1, §3.3 and "Spec for our Keras implementation" §A, §H.
+``docs/reference/segmentation.md`` §1.2, §2.1, §3.3 and "Spec for our Keras implementation" §A, §H.
 
 Deviations:
     * Layer names replace hellochick's ``/`` (``conv2_1/relu``) with ``_`` (Keras names cannot
@@ -162,7 +162,7 @@ def _bottleneck(x, name, mid, out, fs, stride=1, dilation=1, project=False):
 
 def ICNet(num_classes: int = NUM_CLASSES, filter_scale: int = 1, input_shape=(321, 321, 3),
           pool_bins=(1, 2, 3, 4), name: str | None = None) -> keras.Model:
-    """ICNet_BN of hellochick/ICNet-tensorflow (reference/segmentation.md §1.2, spec §A.1).
+    """ICNet_BN of hellochick/ICNet-tensorflow (docs/reference/segmentation.md §1.2, spec §A.1).
 
     Args:
         num_classes: 25 (SURREAL: background + 24 SMPL parts).
@@ -372,7 +372,7 @@ def _orthogonal():
 def SegNetBasic(num_classes: int = NUM_CLASSES, filters: int = 64, unpool: str = "argmax",
                 decoder_bias: bool = False, input_shape=(None, None, 3),
                 name: str | None = None) -> keras.Model:
-    """SegNet-basic (reference/segmentation.md §2.1, spec §A.2).
+    """SegNet-basic (docs/reference/segmentation.md §2.1, spec §A.2).
 
     Input LRN on raw 0-255 RGB; four encoder blocks (7x7 conv with bias, BN without gamma/beta
     (momentum 0.999, eps 1e-3), ReLU, 2x2 max-pool with argmax); four decoder blocks (upsample,
@@ -513,7 +513,7 @@ def HourglassSegmenter(num_classes: int = NUM_CLASSES, num_stacks: int = 2,
     Returns:
         Per stack the logits ``stack{s}_logits`` (and ``stack{s}_joints`` after it when
         ``joints_head``). Exact counts (25 classes, 256 trunk): 1 / 2 / 4 / 8 stacks =
-        3,445,401 / 6,608,818 / 12,935,652 / 25,589,320 (reference/segmentation.md §H).
+        3,445,401 / 6,608,818 / 12,935,652 / 25,589,320 (docs/reference/segmentation.md §H).
     """
     from hourglass.model import build_stacked_hourglass
 

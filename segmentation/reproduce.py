@@ -27,7 +27,7 @@ Deviations (smoke and demo only): input size, step counts, batch sizes, BN momen
 hourglass size are scaled down to run on a CPU; the learning rates and optimizers are the
 thesis'. Parameter
 counts in the tables are those of the full-size networks (built and counted; the tests assert
-them against reference/segmentation.md §H).
+them against docs/reference/segmentation.md §H).
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Input pipeline and evaluation for the segmentation networks (thesis Sec. 3-4).
 
-Input normalisation per network (reference/segmentation.md spec §B): ICNet takes BGR minus
+Input normalisation per network (docs/reference/segmentation.md spec §B): ICNet takes BGR minus
 hellochick's ``IMG_MEAN``; SegNet takes raw 0-255 RGB (its first layer is the LRN); the
 hourglass takes ``/255`` then mean/std whitening (Varol's ``meanstd``; we use the ImageNet RGB
 statistics when the training set's are not given).
@@ -250,7 +250,7 @@ def evaluate_segmentation(model, records: dict, network: str, num_classes: int =
 
 
 # --------------------------------------------------------------------------- training
-#: The thesis' schedules (reference/segmentation.md §G and Addendum; thesis Sec. 3.2.3, 3.3.3,
+#: The thesis' schedules (docs/reference/segmentation.md §G and Addendum; thesis Sec. 3.2.3, 3.3.3,
 #: 4.1). ``steps`` 40k is the ablation length of Secs. 3.2.3 / 3.3.3 (the final models: 90k).
 SCHEDULES = {
     # Sec. 3.2.3: batch 64, lr 0.01 poly power 0.9, momentum 0.9, wd 1e-4, 40k steps, BN

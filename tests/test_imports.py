@@ -1,4 +1,4 @@
-"""The import graph (DESIGN.md): no cycles, counting imports inside functions too, and the
+"""The import graph (docs/design.md): no cycles, counting imports inside functions too, and the
 dependency direction reprokit <- hourglass <- segmentation, reprokit <- handpose."""
 import ast
 import os

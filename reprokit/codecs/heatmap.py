@@ -2,7 +2,7 @@
 
 Reference:
     Newell et al. 2016 (stacked hourglass), targets as 2D Gaussians; the two reference
-    encoders and the shared decoder are described in reference/hourglass.md §1.6 (princeton-vl:
+    encoders and the shared decoder are described in docs/reference/hourglass.md §1.6 (princeton-vl:
     9x9 patch = 6 sigma + 3, centre ``int(x)``), §2.2 (anibali/bearpaw: 7x7 patch = 6 sigma + 1,
     centre truncated) and §1.7 / §2.2 (decode: argmax, +-0.25 toward the larger neighbour,
     +0.5).
@@ -26,7 +26,7 @@ class GaussianHeatmapCodec:
             (Newell et al. 2016, Sec. 3.1).
         heatmap_size: ``(height, width)`` of the heatmaps. Defaults to ``(64, 64)`` (same).
         sigma: Gaussian std in heatmap pixels. Defaults to 1 (princeton-vl ``dp.py``:
-            ``output_res / 64``; anibali ``sigma=1``; reference/hourglass.md §1.6, §2.2).
+            ``output_res / 64``; anibali ``sigma=1``; docs/reference/hourglass.md §1.6, §2.2).
         peak_rounding: where the Gaussian peak sits. ``"none"`` (default): at the exact
             sub-pixel position; ``"floor"``: at ``floor(x)`` (princeton-vl ``int(x)`` and anibali
             truncation); ``"round"``: at the nearest pixel (MSRA).
@@ -34,7 +34,7 @@ class GaussianHeatmapCodec:
             princeton-vl uses ``6 sigma + 3`` (9), anibali ``6 sigma + 1`` (7).
         decode_offset: heatmap pixels added to decoded coordinates. ``None`` picks the
             unbiased value for ``peak_rounding``: 0.5 for ``"floor"`` (the references' ``+0.5``),
-            0 otherwise. anibali's HEAD decoding bug (reference/hourglass.md §0.4) is
+            0 otherwise. anibali's HEAD decoding bug (docs/reference/hourglass.md §0.4) is
             ``decode_offset=-0.5`` with ``peak_rounding="floor"``.
 
     Round-trip bound (encode -> decode, per axis, in heatmap pixels): keypoints on the heatmap

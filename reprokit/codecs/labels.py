@@ -13,7 +13,7 @@ class LabelCodec:
         remap: optional table, ``remap[old_id] = new_id`` (e.g. SURREAL's 25 parts to the 13
             thesis groups). Ids beyond the table become ``ignore_label``.
         ignore_label: id skipped by losses and metrics; survives remapping unchanged.
-            Defaults to 255 (hellochick ICNet ``ignore_label``; reference/segmentation.md §E).
+            Defaults to 255 (hellochick ICNet ``ignore_label``; docs/reference/segmentation.md §E).
     """
 
     def __init__(self, num_classes: int, remap=None, ignore_label: int = 255):

@@ -45,7 +45,7 @@ def affine_matrix(center, scale, output_size, rotation=0.0, translate=(0.0, 0.0)
 
     Reference:
         princeton-vl/pytorch_stacked_hourglass ``utils/img.py: get_transform`` (same scale and
-        centring: ``res / (200 s)``, centre to ``res / 2``); reference/hourglass.md §1.6.
+        centring: ``res / (200 s)``, centre to ``res / 2``); docs/reference/hourglass.md §1.6.
 
     Args:
         center: float ``(2,)``, box centre (x, y) in original-image pixels.
@@ -178,7 +178,7 @@ class AffineCrop:
     """Affine crop by centre/scale with optional random scale, rotation, translation and flip.
 
     With the defaults it is the deterministic evaluation crop. The two recipes of
-    reference/hourglass.md are::
+    docs/reference/hourglass.md are::
 
         # anibali / bearpaw (§2.2; what CV701 ran)
         AffineCrop((256, 256), scale_std=0.25, scale_range=(0.75, 1.25), rotation_std=30,
@@ -266,7 +266,7 @@ class ChannelScale:
     """Multiply each RGB channel by ``U(low, high)`` and clip (anibali's colour augmentation).
 
     Reference: anibali/pytorch-stacked-hourglass ``datasets/mpii.py`` (per-channel
-    ``x U(0.8, 1.2)``, clamped); reference/hourglass.md §2.2.
+    ``x U(0.8, 1.2)``, clamped); docs/reference/hourglass.md §2.2.
     """
 
     def __init__(self, low: float = 0.8, high: float = 1.2):
@@ -291,7 +291,7 @@ class ColorJitter:
         contrast: ``(low, high)`` contrast factor (princeton-vl: 0.5-1.5), or ``None``.
         saturation: ``(low, high)`` saturation factor (princeton-vl: 0.5-1.5), or ``None``.
         hue: max hue shift as a fraction of the circle (princeton-vl: 0.2), or 0.
-        (princeton-vl values: ``data/MPII/dp.py``, reference/hourglass.md §1.6.)
+        (princeton-vl values: ``data/MPII/dp.py``, docs/reference/hourglass.md §1.6.)
     """
 
     def __init__(self, brightness=0.0, contrast=None, saturation=None, hue=0.0):

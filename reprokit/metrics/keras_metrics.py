@@ -79,7 +79,7 @@ class HeatmapPCK(keras.metrics.Metric):
         threshold: 0.5 (``dist_acc``'s default).
         norm_fraction: 0.1 (``norm = output.size(3) / 10``).
 
-    Reference: reference/hourglass.md §2.2 ("Training-time acc"); checked against anibali's
+    Reference: docs/reference/hourglass.md §2.2 ("Training-time acc"); checked against anibali's
     ``accuracy`` executed on the same heatmaps (``docs/fidelity.md``).
     """
 

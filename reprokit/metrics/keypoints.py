@@ -9,7 +9,7 @@ import dataclasses
 
 import numpy as np
 
-# MPII joint order (princeton-vl data/MPII/ref.py; reference/hourglass.md §1.5).
+# MPII joint order (princeton-vl data/MPII/ref.py; docs/reference/hourglass.md §1.5).
 MPII_JOINTS = ("r_ankle", "r_knee", "r_hip", "l_hip", "l_knee", "l_ankle", "pelvis", "thorax",
                "upper_neck", "head_top", "r_wrist", "r_elbow", "r_shoulder", "l_shoulder",
                "l_elbow", "l_wrist")
@@ -100,7 +100,7 @@ class PCKhVariant:
 
 _NO_PELVIS_THORAX = tuple(j for j in range(16) if j not in (6, 7))
 
-#: reference/logocap_metrics_ecosystem.md §3 (table "Python ports and their differences"),
+#: docs/reference/logocap_metrics_ecosystem.md §3 (table "Python ports and their differences"),
 #: edge cases measured by running each peer (``docs/fidelity.md``).
 PCKH_VARIANTS = {
     "official": PCKhVariant("official", True, (8, 9), _NO_PELVIS_THORAX, "pooled",
@@ -135,7 +135,7 @@ def head_size_from_boxes(head_boxes, sc_bias: float = 0.6) -> np.ndarray:
 
     Args:
         head_boxes: ``(N, 4)`` as ``(x1, y1, x2, y2)``.
-        sc_bias: 0.6 (MPII ``util_get_head_size``: "0.8 * 0.75"; reference/logocap §3).
+        sc_bias: 0.6 (MPII ``util_get_head_size``: "0.8 * 0.75"; docs/reference/logocap_metrics_ecosystem.md §3).
     """
     b = np.asarray(head_boxes, np.float64)
     return sc_bias * np.linalg.norm(b[:, 2:4] - b[:, 0:2], axis=1)
@@ -217,7 +217,7 @@ def epe_auc(pred, gt, mask, semantics: str = "hand3d", max_threshold: float = 30
     """End-point error and the area under the PCK curve, in hand3d or mmpose semantics.
 
     ``hand3d`` (lmb-freiburg/hand3d ``utils/general.py: EvalUtil.get_measures(0, 30, 20)``;
-    reference/handpose.md §5): distances of visible keypoints are collected per keypoint;
+    docs/reference/handpose.md §5): distances of visible keypoints are collected per keypoint;
     ``mean`` = mean over keypoints of the per-keypoint mean, ``median`` = mean over keypoints of
     the per-keypoint median; thresholds ``linspace(0, max, num)``; per-keypoint
     ``PCK(t) = mean(d <= t)``; ``AUC = trapz(PCK, t) / trapz(1, t)`` per keypoint, then the mean

@@ -1,6 +1,6 @@
 """Segmentation metrics from one confusion matrix (rows = ground truth, columns = prediction).
 
-Reference: reference/segmentation.md §F; the thesis (papers/003) reports mIoU, pixel accuracy,
+Reference: docs/reference/segmentation.md §F; the thesis (source 003 in docs/reference/README.md) reports mIoU, pixel accuracy,
 F1, per-class accuracy and a 13-group table, all derivable from the matrix.
 Per-class values are ``nan`` for classes with an empty denominator; means are ``nanmean``.
 """

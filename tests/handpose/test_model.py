@@ -1,4 +1,4 @@
-"""Exact parameter counts (reference/handpose.md §8) and the legacy resize."""
+"""Exact parameter counts (docs/reference/handpose.md §8) and the legacy resize."""
 import numpy as np
 import pytest
 import tensorflow as tf

@@ -1,4 +1,4 @@
-"""Pipeline pieces against hand-computed cases (reference/handpose.md §2)."""
+"""Pipeline pieces against hand-computed cases (docs/reference/handpose.md §2)."""
 import numpy as np
 import pytest
 import tensorflow as tf

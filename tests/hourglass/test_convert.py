@@ -1,4 +1,4 @@
-"""Converter tests on state_dicts written from the reference key layouts (reference/hourglass.md
+"""Converter tests on state_dicts written from the reference key layouts (docs/reference/hourglass.md
 §1.4 princeton-vl, §2.1 bearpaw/anibali), generated here independently of the converter's map."""
 import subprocess
 import sys

@@ -15,7 +15,7 @@ def _values(schedule, steps):
 
 
 def test_step_decay_by_epoch_value_by_value():
-    # CV701: lr 1e-3, x0.1 at epochs 15 and 17 (reference/hourglass.md §2.2); 10 steps/epoch
+    # CV701: lr 1e-3, x0.1 at epochs 15 and 17 (docs/reference/hourglass.md §2.2); 10 steps/epoch
     s = StepDecayByEpoch(1e-3, 10, (15, 17), 0.1)
     got = _values(s, [0, 149, 150, 169, 170, 199, 10_000])
     np.testing.assert_allclose(got, [1e-3, 1e-3, 1e-4, 1e-4, 1e-5, 1e-5, 1e-5], rtol=1e-6)

@@ -1,4 +1,4 @@
-"""Exact parameter counts (reference/segmentation.md §H), output sizes, unpooling, BN switches."""
+"""Exact parameter counts (docs/reference/segmentation.md §H), output sizes, unpooling, BN switches."""
 import numpy as np
 import pytest
 import tensorflow as tf
