@@ -56,10 +56,17 @@ class StepDecayByEpoch(keras.optimizers.schedules.LearningRateSchedule):
 
 @keras.saving.register_keras_serializable(package="reprokit")
 class PiecewiseConstantByIteration(keras.optimizers.schedules.LearningRateSchedule):
-    """``values[i]`` while ``boundaries[i-1] < step <= boundaries[i]``.
+    """``values[i]`` while ``boundaries[i-1] <= step < boundaries[i]`` (0-based optimizer step).
 
-    The semantics of ``tf.compat.v1.train.piecewise_constant`` used by hand3d's training scripts
-    (HandSegNet: boundaries (20000, 30000), values (1e-5, 1e-6, 1e-7); docs/reference/handpose.md §3).
+    hand3d's own ``LearningRateScheduler.get_lr`` (``utils/general.py``; HandSegNet boundaries
+    (20000, 30000), values (1e-5, 1e-6, 1e-7), docs/reference/handpose.md §3): ``step < s0``,
+    ``s0 <= step < s1``, ``step >= s1``; executed, it gives 1e-5 at step 20000. princeton-vl
+    changes its learning rate when ``batch_id == decay_iters``, before that step: the same rule.
+
+    Deviations:
+        hand3d's two-value case uses ``step > s0`` (its scripts always pass three values).
+        ``tf.compat.v1.train.piecewise_constant`` (``boundary < step``) is one step later at
+        each boundary; an earlier version of this class followed it.
     """
 
     def __init__(self, boundaries: Sequence[int], values: Sequence[float]):
@@ -72,7 +79,7 @@ class PiecewiseConstantByIteration(keras.optimizers.schedules.LearningRateSchedu
 
     def __call__(self, step):
         step = tf.cast(step, tf.int64)
-        index = tf.reduce_sum(tf.cast(step > tf.constant(self.boundaries or (2 ** 62,), tf.int64), tf.int32))
+        index = tf.reduce_sum(tf.cast(step >= tf.constant(self.boundaries or (2 ** 62,), tf.int64), tf.int32))
         return tf.gather(tf.constant(self.values, tf.float32), index)
 
     def get_config(self):

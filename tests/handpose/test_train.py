@@ -244,3 +244,21 @@ def test_cli_trains_r_then_s_and_evaluates_gt_crops_on_rhd(tmp_path):
                          capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "mean EPE" in out.stdout and "AUC (0-30 px)" in out.stdout
+
+
+def test_paper_schedules_are_hand3d_scripts_and_step():
+    """hand3d training_posenet.py / training_handsegnet.py: Adam (TF1 eps 1e-8), batch 8,
+    PoseNet 30k at 1e-4 / 1e-5 / 1e-6 (boundaries 10k, 20k), HandSegNet 40k at 1e-5 / 1e-6 /
+    1e-7 (20k, 30k); ours steps (theirs never advances global_step)."""
+    from handpose.train import HandSegConfig, PoseNetConfig
+    from reprokit.callbacks import PiecewiseConstantByIteration
+    from reprokit.training import make_optimizer
+
+    p, h = PoseNetConfig(), HandSegConfig()
+    assert (p.steps, p.batch_size, p.boundaries, p.values) == (30_000, 8, (10_000, 20_000),
+                                                              (1e-4, 1e-5, 1e-6))
+    assert (h.steps, h.batch_size, h.boundaries, h.values) == (40_000, 8, (20_000, 30_000),
+                                                              (1e-5, 1e-6, 1e-7))
+    lr = PiecewiseConstantByIteration(list(p.boundaries), list(p.values))
+    assert [float(lr(s)) for s in (0, 9_999, 10_000, 20_000)] == pytest.approx([1e-4, 1e-4, 1e-5, 1e-6])
+    assert make_optimizer("adam", lr).epsilon == 1e-8

@@ -21,14 +21,16 @@ def test_step_decay_by_epoch_value_by_value():
     np.testing.assert_allclose(got, [1e-3, 1e-3, 1e-4, 1e-4, 1e-5, 1e-5, 1e-5], rtol=1e-6)
 
 
-def test_piecewise_by_iteration_matches_tf_piecewise_constant():
+def test_piecewise_by_iteration_equals_hand3d_learning_rate_scheduler():
+    # hand3d's own LearningRateScheduler executed (TF1 graph, ../shared/parity's hand3d copy)
+    # at these steps: 1e-5 up to 19999, 1e-6 from 20000, 1e-7 from 30000
     s = PiecewiseConstantByIteration([20000, 30000], [1e-5, 1e-6, 1e-7])
-    steps = [0, 19999, 20000, 20001, 30000, 30001, 40000]
-    ref = tf.compat.v1.train.piecewise_constant
-    # in eager mode the v1 op returns a callable
-    expect = [float(ref(tf.constant(x, tf.int64), [20000, 30000], [1e-5, 1e-6, 1e-7])()) for x in steps]
-    np.testing.assert_allclose(_values(s, steps), expect, rtol=1e-6)
-    np.testing.assert_allclose(_values(s, steps), [1e-5, 1e-5, 1e-5, 1e-6, 1e-6, 1e-7, 1e-7], rtol=1e-6)
+    steps = [0, 1, 9999, 10000, 19999, 20000, 20001, 29999, 30000, 30001]
+    hand3d = [1e-5, 1e-5, 1e-5, 1e-5, 1e-5, 1e-6, 1e-6, 1e-6, 1e-7, 1e-7]
+    np.testing.assert_allclose(_values(s, steps), hand3d, rtol=1e-6)
+    p = PiecewiseConstantByIteration([10000, 20000], [1e-4, 1e-5, 1e-6])      # PoseNet
+    np.testing.assert_allclose(_values(p, [9999, 10000, 19999, 20000]), [1e-4, 1e-5, 1e-5, 1e-6],
+                               rtol=1e-6)
     with pytest.raises(ValueError, match="len"):
         PiecewiseConstantByIteration([1], [1.0])
 
