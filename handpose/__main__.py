@@ -149,7 +149,7 @@ def _evaluate(args) -> int:
 def _reproduce(args) -> int:
     from handpose.reproduce import reproduce_table4
 
-    print(f"results in {reproduce_table4(args.scale, args.data_dir, args.out, args.seed)}")
+    print(f"results in {reproduce_table4(args.scale, args.data_dir, args.out, args.seed, args.workers)}")
     return 0
 
 
@@ -196,8 +196,10 @@ def main(argv=None) -> int:
     r = sub.add_parser("reproduce", help="reproduce Table IV of the seed paper")
     r.add_argument("table", choices=("table4",))
     r.add_argument("--scale", choices=("demo", "smoke", "paper"), default="smoke")
-    r.add_argument("--data", choices=("synthetic",), default="synthetic")
-    r.add_argument("--data-dir", default=None, help="real STB root (labels/, B1Counting/, ...)")
+    r.add_argument("--data-dir", default=None, help="real STB root (labels/, B1Counting/, ...); "
+                   "default: a synthetic STB in the same layout")
+    r.add_argument("--workers", type=int, default=None,
+                   help="rows trained in parallel processes (default: the scale's)")
     r.add_argument("--out", default="runs")
     r.add_argument("--seed", type=int, default=0)
     r.set_defaults(fn=_reproduce)

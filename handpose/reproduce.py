@@ -22,25 +22,31 @@ follows Zimmermann and Brox).
 """
 from __future__ import annotations
 
-import json
+import hashlib
 import os
 
 import numpy as np
 
 from handpose.presets import TABLE4, TABLE4_ROWS
+from reprokit.experiment import (RowJob, Scale, full_size_params, get_scale, reproduction,
+                                 run_rows, select_data, write_results)
 
 SMOKE = {"width": 0.25, "crop_size": 128, "steps": 800, "batch_size": 8,
          "boundaries": (533, 666), "values": (1e-3, 1e-4, 1e-5), "center_noise": 10.0,
          "uv_noise": 1.25, "steps_per_epoch": 100}
+#: Table IV's training sets x models: rows ``<set>/<model>``.
+MODELS = {"original": "conv", "mixed": "separable"}
+_ROWS = tuple(f"{t}/{m}" for t in ("S-train", "S-train*") for m in MODELS)
 SCALES = {
-    "demo": ({**SMOKE, "width": 0.125, "crop_size": 64, "steps": 300, "boundaries": (200, 250),
-              "center_noise": 5.0, "uv_noise": 0.6}, ("S-train",)),
-    "smoke": (SMOKE, ("S-train", "S-train*")),
-    "paper": ({}, ("S-train", "S-train*")),
+    "demo": Scale("demo", {**SMOKE, "width": 0.125, "crop_size": 64, "steps": 300,
+                           "boundaries": (200, 250), "center_noise": 5.0, "uv_noise": 0.6},
+                  _ROWS[:2], 2, "width 1/8, 64 x 64 crops, 300 iterations, S-train only"),
+    "smoke": Scale("smoke", SMOKE, _ROWS, 2, "width 1/4, 128 x 128 crops, 800 iterations at "
+                                            "lr 1e-3 / 1e-4 / 1e-5, synthetic STB"),
+    "paper": Scale("paper", {}, _ROWS, 1, "hand3d's PoseNet schedule (30k iterations, batch 8)"),
 }
 SYNTHETIC = {"train": ("B2Counting", "B2Random", "B3Counting"), "valid": ("B1Counting",),
              "frames": 60, "image_size": (120, 160)}
-MODELS = {"original": "conv", "mixed": "separable"}
 
 
 def write_noise_copies(records: dict, out_dir: str, seed: int = 0) -> dict:
@@ -104,72 +110,89 @@ def _image_hw(path):
     return _HW[key]
 
 
-def reproduce_table4(scale: str = "smoke", data_dir: str | None = None, out_root: str = "runs",
-                     seed: int = 0) -> str:
-    """Train the PoseNets, evaluate every set, write ``results.md/json`` and PCK plots."""
+def _train_row(row_id: str, config: dict) -> dict:
+    """One Table IV row ``config["row"]`` = ``<set>/<model>`` (a
+    :class:`reprokit.experiment.RowJob` function): train the PoseNet on S-train or S-train*,
+    evaluate it on S-val clean, occluded and blurred."""
     from handpose.corruptions import corruption_sets
+    from handpose.data import read_stb
+    from handpose.model import build_posenet
+    from handpose.train import PoseNetConfig, evaluate_gt_cropped, train_posenet
+
+    row = config["row"]
+    train_set, model_name = row.split("/")
+    refinement = MODELS[model_name]
+    records = read_stb(config["data_dir"], config["train_seq"])
+    if train_set == "S-train*":
+        records = write_noise_copies(records, config["noise_dir"], config["seed"])
+    valid = read_stb(config["data_dir"], config["valid_seq"])
+    cfg = PoseNetConfig(variant="paper", refinement=refinement, seed=config["seed"],
+                        **config["settings"])
+    print(f"{row}: training", flush=True)
+    model, model_run = train_posenet(cfg, records, row_id, config["runs_root"])
+    out = {"train_seconds": model_run.train_seconds, "trained_params": int(model.count_params()),
+           "full_size_params": full_size_params(lambda: build_posenet("paper", refinement)),
+           "sets": {}}
+    for cname, fn in corruption_sets().items():
+        r = evaluate_gt_cropped(model, valid, cfg, None if cname == "clean" else fn,
+                                seed=config["seed"])
+        out["sets"][cname] = {"mean": r["mean"], "median": r["median"], "auc": r["auc"],
+                              "pck_curve": np.asarray(r["pck_curve"]).tolist(),
+                              "thresholds": np.asarray(r["thresholds"]).tolist(),
+                              "mmpose": r["mmpose"]}
+    print(f"{row}: clean mean EPE {out['sets']['clean']['mean']:.2f} px, "
+          f"AUC {out['sets']['clean']['auc']:.3f} ({out['train_seconds']:.0f} s)", flush=True)
+    return out
+
+
+def reproduce_table4(scale: str = "smoke", data_dir: str | None = None, out_root: str = "runs",
+                     seed: int = 0, workers: int | None = None) -> str:
+    """Train the PoseNets, evaluate every set, write ``results.md/json`` and PCK plots.
+
+    Rows run on the experiment spine (:mod:`reprokit.experiment`): finished rows are cached in
+    ``<out_root>/rows/handpose/`` and reused; an interrupted row resumes from its backups.
+    """
     from handpose.data import STB_EVAL, STB_TRAIN, read_stb
     from handpose.synthetic import write_synthetic_stb
-    from handpose.train import PoseNetConfig, evaluate_gt_cropped, train_posenet
     from reprokit.training import create_run_dir
 
-    if scale not in SCALES:
-        raise ValueError(f"scale must be one of {sorted(SCALES)}, got {scale!r}")
-    settings, train_sets = SCALES[scale]
-    if data_dir is None:
-        data_dir = os.path.join(out_root, "data", "synthetic-stb")
-        write_synthetic_stb(data_dir, SYNTHETIC["train"] + SYNTHETIC["valid"], SYNTHETIC["frames"],
+    sc = get_scale(SCALES, scale)
+    synthetic = data_dir is None
+
+    def write():
+        folder = os.path.join(out_root, "data", "synthetic-stb")
+        write_synthetic_stb(folder, SYNTHETIC["train"] + SYNTHETIC["valid"], SYNTHETIC["frames"],
                             SYNTHETIC["image_size"], seed)
-        train_seq, valid_seq = SYNTHETIC["train"], SYNTHETIC["valid"]
-        label = "synthetic STB ({} train / {} valid sequences x {} frames x 2 views)".format(
-            len(train_seq), len(valid_seq), SYNTHETIC["frames"])
-    else:
-        train_seq, valid_seq, label = STB_TRAIN, STB_EVAL, f"STB at {data_dir}"
-    run = create_run_dir(f"handpose-table4-{scale}", {"scale": scale, "settings": settings,
-                                                      "data_dir": os.path.abspath(data_dir),
-                                                      "seed": seed}, out_root)
+        return folder
+
+    data_dir, label = select_data(
+        data_dir, write, "synthetic STB ({} train / {} valid sequences x {} frames x 2 views)".format(
+            len(SYNTHETIC["train"]), len(SYNTHETIC["valid"]), SYNTHETIC["frames"]), "STB")
+    train_seq, valid_seq = ((SYNTHETIC["train"], SYNTHETIC["valid"]) if synthetic
+                            else (STB_TRAIN, STB_EVAL))
+    data_dir = os.path.abspath(data_dir)
+    run = create_run_dir(f"handpose-table4-{scale}", {"scale": scale, "settings": dict(sc.settings),
+                                                      "data_dir": data_dir, "seed": seed}, out_root)
     train = read_stb(data_dir, train_seq)
     valid = read_stb(data_dir, valid_seq)
-    sets = {"S-train": train}
-    if "S-train*" in train_sets:
-        sets["S-train*"] = write_noise_copies(train, run.file("s-train-noise"), seed)
-    corruptions = corruption_sets()
-    results = {}
-    cache = run.file("models.json")
-    if os.path.exists(cache):
-        results = json.load(open(cache, encoding="utf-8"))
-    for set_name in train_sets:
-        for model_name, refinement in MODELS.items():
-            key = f"{set_name}/{model_name}"
-            if key in results:
-                print(f"{key}: done earlier", flush=True)
-                continue
-            cfg = PoseNetConfig(variant="paper", refinement=refinement, seed=seed, **settings)
-            print(f"{key}: training", flush=True)
-            model, model_run = train_posenet(cfg, sets[set_name],
-                                             key.replace("/", "-").replace("*", "star"),
-                                             run.file("models"))
-            row = {"train_seconds": model_run.train_seconds, "params": int(model.count_params()), "sets": {}}
-            for cname, fn in corruptions.items():
-                r = evaluate_gt_cropped(model, valid, cfg, None if cname == "clean" else fn, seed=seed)
-                row["sets"][cname] = {"mean": r["mean"], "median": r["median"], "auc": r["auc"],
-                                      "pck_curve": np.asarray(r["pck_curve"]).tolist(),
-                                      "thresholds": np.asarray(r["thresholds"]).tolist(),
-                                      "mmpose": r["mmpose"]}
-            results[key] = row
-            print(f"{key}: clean mean EPE {row['sets']['clean']['mean']:.2f} px, "
-                  f"AUC {row['sets']['clean']['auc']:.3f} ({row['train_seconds']:.0f} s)", flush=True)
-            with open(cache, "w", encoding="utf-8") as f:
-                json.dump(results, f)
-    chance = mean_pose_chance(train, valid, settings.get("crop_size", 256))
-    summary = {"scale": scale, "data": label, "models": results, "chance": chance}
-    with open(run.file("results.json"), "w", encoding="utf-8") as f:
-        json.dump(summary, f, indent=2)
+    rows_root = os.path.join(os.path.abspath(out_root), "rows", "handpose")
+    tag = hashlib.sha1(f"{data_dir}|{seed}".encode()).hexdigest()[:10]
+    noise_dir = os.path.join(rows_root, "data", f"s-train-noise-{tag}")
+    if any(r.startswith("S-train*") for r in sc.rows):
+        write_noise_copies(train, noise_dir, seed)        # once, before the workers start
+    config = {"settings": dict(sc.settings), "seed": seed, "data_dir": data_dir,
+              "train_seq": list(train_seq), "valid_seq": list(valid_seq), "noise_dir": noise_dir,
+              "runs_root": os.path.join(rows_root, "runs"), "scale": scale}
+    ids = {row: f"{row.replace('/', '-').replace('*', 'star')}-{scale}" for row in sc.rows}
+    jobs = [RowJob(ids[row], {**config, "row": row}, _train_row,
+                   3.0 if row.startswith("S-train*") else 1.0) for row in sc.rows]
+    done = run_rows(jobs, rows_root, workers or sc.workers)
+    results = {row: done[ids[row]] for row in sc.rows}
+    chance = mean_pose_chance(train, valid, sc.settings.get("crop_size", 256))
+    summary = {"scale": scale, "data": label, "models": results, "chance": chance,
+               "scale_note": sc.note}
     text = table4_markdown(summary)
-    with open(run.file("results.md"), "w", encoding="utf-8") as f:
-        f.write(text)
-    plot_pck(summary, run.file("pck_curves.png"))
-    run.mark_finished()
+    write_results(run, summary, text, {"pck_curves.png": lambda p: plot_pck(summary, p)})
     print(text)
     return run.path
 
@@ -179,7 +202,7 @@ def table4_markdown(summary: dict) -> str:
     lines = [f"# Sibgrapi 104 Table IV, scale `{summary['scale']}`", "",
              f"Data: {summary['data']}. GT-cropped PoseNet (`paper` variant), hand3d `EvalUtil`: "
              "mean EPE / median EPE (px, image frame) / AUC over 0-30 px. Cells: ours / paper "
-             f"({TABLE4}).", "",
+             f"({TABLE4})." + (f" Scale: {summary['scale_note']}." if summary.get("scale_note") else ""), "",
              "| Train set | Ratio | original mean | original median | original AUC | "
              "mixed mean | mixed median | mixed AUC |", "|---" * 8 + "|"]
     for (train_set, ratio), paper in TABLE4_ROWS.items():
@@ -204,9 +227,12 @@ def table4_markdown(summary: dict) -> str:
     for key, row in models.items():
         lines.append(f"| {key} | " + " | ".join(
             "{mean:.2f} / {median:.2f} / {auc:.3f}".format(**row["sets"][n]) for n in names) + " |")
-    lines += ["", "Parameters and training time:", ""]
+    lines += ["", "Parameters (full-size `paper` PoseNet, trainable / total; the model trained at "
+              "this scale in brackets) and training time:", ""]
     for key, row in models.items():
-        lines.append(f"- {key}: {row['params']:,} parameters, {row['train_seconds']:.0f} s")
+        full = row["full_size_params"]
+        lines.append(f"- {key}: {full['trainable']:,} / {full['total']:,} parameters "
+                     f"({row['trained_params']:,} trained), {row['train_seconds']:.0f} s")
     return "\n".join(lines) + "\n"
 
 
@@ -233,13 +259,8 @@ def _run(scale, data_dir, out_root):
     return reproduce_table4(scale, data_dir, out_root)
 
 
-def reproduction():
-    from reprokit.cli import Reproduction
-
-    return Reproduction("handpose.table4", "Sibgrapi 104 Table IV: original vs mixed PoseNet under "
-                        "occlusion and blur", TABLE4, _run)
-
-
-TABLE4_REPRODUCTION = reproduction()
+TABLE4_REPRODUCTION = reproduction(
+    "handpose.table4", "Sibgrapi 104 Table IV: original vs mixed PoseNet under occlusion and blur",
+    TABLE4, _run)
 
 __all__ = ["SCALES", "TABLE4_REPRODUCTION", "reproduce_table4", "table4_markdown", "write_noise_copies"]

@@ -1,7 +1,7 @@
 """``python -m hourglass summary|convert|train|evaluate|predict|reproduce``.
 
 A thin CLI; the logic lives in the library (:mod:`hourglass.train`, :mod:`hourglass.evaluate`,
-:mod:`hourglass.reproduce`). ``--data synthetic`` (default) writes the synthetic MPII into
+:mod:`hourglass.reproduce`). Without ``--data-dir`` a synthetic MPII is written into
 ``--out``/data; ``--data-dir`` points at a real MPII folder (layout in :mod:`hourglass.data`).
 """
 from __future__ import annotations
@@ -61,7 +61,7 @@ def _train_config(args):
     from hourglass.reproduce import SCALES
     from hourglass.train import TrainConfig
 
-    settings = dict(SCALES["paper" if args.scale == "paper" else "smoke"][0])
+    settings = dict(SCALES["paper" if args.scale == "paper" else "smoke"].settings)
     for key in ("epochs", "steps_per_epoch", "batch_size", "learning_rate", "input_size"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
@@ -157,9 +157,8 @@ def _reproduce(args) -> int:
 
 
 def _data_args(p):
-    p.add_argument("--data", choices=("synthetic",), default="synthetic",
-                   help="synthetic MPII in the real formats (default) unless --data-dir is given")
-    p.add_argument("--data-dir", default=None, help="real MPII folder (see hourglass.data)")
+    p.add_argument("--data-dir", default=None, help="real MPII folder (see hourglass.data); "
+                   "default: a synthetic MPII written in the real formats")
     p.add_argument("--out", default="runs", help="parent of run directories (and synthetic data)")
     p.add_argument("--seed", type=int, default=0)
 

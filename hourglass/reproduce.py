@@ -27,26 +27,29 @@ every joint placed at its mean position in the person box.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
 import time
 
-import numpy as np
-
-# presets is plain data (no TensorFlow); train/evaluate are imported where used, so that
-# `repro list` stays fast.
+# presets and the experiment spine are plain data (no TensorFlow); train/evaluate are imported
+# where used, so that `repro list` stays fast.
 from hourglass.presets import GROUPS, TABLE1, TABLE1_PRESETS, get_preset
+from reprokit.experiment import (RowJob, Scale, full_size_params, get_scale, reproduction,
+                                 run_rows, select_data, write_results)
 
 logger = logging.getLogger("reprokit.hourglass")
 
 SMOKE = {"input_size": 64, "model": {"num_features": 16, "depth": 2}, "epochs": 20,
          "steps_per_epoch": 30, "batch_size": 8, "learning_rate": 2.5e-3, "validate": False}
+_ALL = tuple(p.name for p in TABLE1_PRESETS)
+_SMALL = ("tiny network (64 x 64 input, depth 2, 16 features; the row's block, stem and stack "
+          "weights unchanged), 20 epochs x 30 steps at batch 8, lr 2.5e-3")
 SCALES = {
-    "demo": (SMOKE, ("cv701_baseline",)),
-    "smoke": (SMOKE, tuple(p.name for p in TABLE1_PRESETS)),
-    "paper": ({"input_size": 256, "model": {}, "validate": True}, tuple(p.name for p in TABLE1_PRESETS)),
+    "demo": Scale("demo", SMOKE, ("cv701_baseline",), 1, _SMALL + "; the baseline row only"),
+    "smoke": Scale("smoke", SMOKE, _ALL, 2, _SMALL),
+    "paper": Scale("paper", {"input_size": 256, "model": {}, "validate": True}, _ALL, 1,
+                   "the anibali recipe CV701 ran (batch 24, 20 epochs, RMSprop 1e-3, x0.1 at 15 and 17)"),
 }
 #: Synthetic MPII used by smoke/demo (people per split, image side).
 SYNTHETIC = {"num_train": 1024, "num_valid": 128, "image_size": (96, 96), "seed": 0}
@@ -58,94 +61,70 @@ def paper_minutes(cell: str) -> float | None:
     return int(m.group(1)) * 60 + int(m.group(2)) if m else None
 
 
-def _full_size_params(name: str) -> int:
-    import keras
-
+def _train_row(row: str, config: dict) -> dict:
+    """One Table 1 row (a :class:`reprokit.experiment.RowJob` function): train and evaluate the
+    preset ``config["preset"]`` with the scale's settings; the result carries the full-size
+    preset's parameters."""
     from hourglass.presets import build_preset
-
-    model = build_preset(name)
-    n = int(sum(np.prod(w.shape) for w in model.trainable_weights))
-    del model
-    keras.backend.clear_session()
-    return n
-
-
-def _train_row(job):
-    """Train and evaluate one row (in this process or a worker); writes ``rows/<name>.json``."""
-    name, data_dir, settings, seed, rows_dir, workers = job
     from hourglass.train import TrainConfig, train
 
-    print(f"{name}: training", flush=True)
-    cfg = TrainConfig(preset=name, data_dir=data_dir, seed=seed, **settings)
+    preset = config["preset"]
+    print(f"{preset}: training", flush=True)
+    cfg = TrainConfig(preset=preset, data_dir=config["data_dir"], seed=config["seed"],
+                      **config["settings"])
     start = time.perf_counter()
-    _, res = train(cfg, runs_root=rows_dir, name=name, verbose=0)
+    _, res = train(cfg, runs_root=config["runs_root"], name=row, verbose=0)
     res["wall_seconds"] = time.perf_counter() - start
-    res["full_size_params"] = _full_size_params(name)
-    res["workers"] = workers
-    with open(os.path.join(rows_dir, f"{name}.json"), "w", encoding="utf-8") as f:
-        json.dump(res, f, indent=2)
-    print(f"{name}: Mean PCKh {res['Mean']:.2f} ({res['train_seconds']:.0f} s)", flush=True)
-    return name, res
+    res["full_size_params"] = full_size_params(lambda: build_preset(preset))
+    print(f"{preset}: Mean PCKh {res['Mean']:.2f} ({res['train_seconds']:.0f} s)", flush=True)
+    return res
 
 
 def reproduce_table1(scale: str = "smoke", data_dir: str | None = None, out_root: str = "runs",
                      rows=None, seed: int = 0, workers: int | None = None) -> str:
     """Train and evaluate the Table 1 rows; returns the results directory.
 
-    Interrupting and rerunning the same command continues: finished rows are read back from
-    ``rows/<preset>.json``, the interrupted row resumes from its last epoch backup.
+    Rows run on the experiment spine (:mod:`reprokit.experiment`): a finished row is cached in
+    ``<out_root>/rows/hourglass/`` and reused by any later run with the same settings; an
+    interrupted row resumes from its last epoch backup.
 
     Args:
+        rows: preset names (default: the scale's rows).
         workers: rows trained at the same time in separate processes, each with its share of
-            the CPU threads. Defaults to 2 for ``smoke`` (two small rows keep a 2-core CPU
-            busy) and 1 otherwise. Relative training times are then measured under the same
-            sharing for every row.
+            the CPU threads (default: the scale's; 2 for ``smoke``, where two small rows keep a
+            2-core CPU busy). Relative training times are measured under the same sharing.
     """
     from hourglass.data import load_mpii
     from hourglass.evaluate import mean_pose_baseline
     from hourglass.synthetic import write_synthetic_mpii
-    from reprokit.training import create_run_dir, map_jobs
+    from reprokit.training import create_run_dir
 
-    if scale not in SCALES:
-        raise ValueError(f"scale must be one of {sorted(SCALES)}, got {scale!r}")
-    settings, names = SCALES[scale]
-    names = tuple(rows) if rows else names
+    sc = get_scale(SCALES, scale)
+    names = tuple(rows) if rows else sc.rows
     for n in names:
         get_preset(n)
-    if data_dir is None:
-        data_dir = write_synthetic_mpii(os.path.join(out_root, "data", "synthetic-mpii"), **SYNTHETIC)
-        data_label = "synthetic MPII (hourglass.synthetic, {num_train} train / {num_valid} valid)".format(**SYNTHETIC)
-    else:
-        data_label = f"MPII at {data_dir}"
-    config = {"table": TABLE1, "scale": scale, "rows": list(names), "settings": settings,
+    data_dir, data_label = select_data(
+        data_dir, lambda: write_synthetic_mpii(os.path.join(out_root, "data", "synthetic-mpii"),
+                                               **SYNTHETIC),
+        "synthetic MPII (hourglass.synthetic, {num_train} train / {num_valid} valid)".format(**SYNTHETIC),
+        "MPII")
+    config = {"table": TABLE1, "scale": scale, "rows": list(names), "settings": dict(sc.settings),
               "data_dir": os.path.abspath(data_dir), "seed": seed}
     run = create_run_dir(f"hourglass-table1-{scale}", config, out_root)
-    os.makedirs(run.file("rows"), exist_ok=True)
-    results, todo = {}, []
-    for name in names:
-        cached = run.file("rows", f"{name}.json")
-        if os.path.exists(cached):
-            with open(cached, encoding="utf-8") as f:
-                results[name] = json.load(f)
-            print(f"{name}: done earlier, Mean {results[name]['Mean']:.2f}", flush=True)
-        else:
-            todo.append(name)
-    workers = max(1, min(workers or (2 if scale == "smoke" else 1), len(todo) or 1))
-    jobs = [(name, data_dir, settings, seed, run.file("rows"), workers) for name in todo]
-    for name, res in map_jobs(_train_row, jobs, workers):
-        results[name] = res
-    results = {n: results[n] for n in names}
+    rows_root = os.path.join(os.path.abspath(out_root), "rows", "hourglass")
+    jobs = [RowJob(f"{name}-{scale}", {"preset": name, "settings": dict(sc.settings), "seed": seed,
+                                       "data_dir": os.path.abspath(data_dir),
+                                       "runs_root": os.path.join(rows_root, "runs")},
+                   _train_row) for name in names]
+    done = run_rows(jobs, rows_root, workers or sc.workers)
+    results = {name: done[f"{name}-{scale}"] for name in names}
     chance = mean_pose_baseline(load_mpii(data_dir, "train"), load_mpii(data_dir, "valid"))
     summary = {"scale": scale, "data": data_label, "variant": "bearpaw", "rows": results,
-               "mean_pose": chance}
-    with open(run.file("results.json"), "w", encoding="utf-8") as f:
-        json.dump(summary, f, indent=2)
-    with open(run.file("results.md"), "w", encoding="utf-8") as f:
-        f.write(table1_markdown(summary))
-    plot_table1(summary, run.file("table1.png"))
-    _plot_all_curves(results, run.file("pckh_curves.png"))
-    run.mark_finished()
-    print(table1_markdown(summary))
+               "mean_pose": chance, "scale_note": sc.note}
+    text = table1_markdown(summary)
+    write_results(run, summary, text, {"table1.png": lambda p: plot_table1(summary, p),
+                                       "pckh_curves.png": lambda p: _plot_all_curves(results, p)})
+    print(text)
     return run.path
 
 
@@ -153,7 +132,7 @@ def table1_markdown(summary: dict) -> str:
     rows = summary["rows"]
     base = rows.get("cv701_baseline")
     paper_base = paper_minutes(get_preset("cv701_baseline").paper_time)
-    head = ["Row", *[f"{g} ours / paper" for g in GROUPS], "Params ours / paper",
+    head = ["Row", *[f"{g} ours / paper" for g in GROUPS], "Params (trainable, full size) ours / paper",
             "Time vs baseline ours / paper"]
     lines = [f"# CV701 Table 1, scale `{summary['scale']}`", "",
              f"Data: {summary['data']}. PCKh@0.5, variant `{summary['variant']}` (Head = head top, "
@@ -161,15 +140,17 @@ def table1_markdown(summary: dict) -> str:
              "`eval_PCKh.py`, what CV701 reports). Paper numbers: CV701 report Table 1 "
              "(MPII validation, full-size models, 20 epochs). Params: full-size preset "
              "(trainable). Time: this run's training wall time (tracing included) relative "
-             "to the baseline row; paper: its training-time cell relative to its baseline.", "",
-             "| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+             "to the baseline row; paper: its training-time cell relative to its baseline.", ""]
+    if summary.get("scale_note"):
+        lines += [f"Scale `{summary['scale']}`: {summary['scale_note']}.", ""]
+    lines += ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     for name, r in rows.items():
         p = get_preset(name)
         pp = p.paper_pckh or (None,) * len(GROUPS)
         cells = [p.title]
         for g, paper in zip(GROUPS, pp):
             cells.append(f"{r[g]:.1f} / {paper:.2f}" if paper is not None else f"{r[g]:.1f} / -")
-        cells.append(f"{r['full_size_params'] / 1e6:.2f}M / {p.paper_params or '-'}")
+        cells.append(f"{r['full_size_params']['trainable'] / 1e6:.2f}M / {p.paper_params or '-'}")
         ours = f"{r['train_seconds'] / base['train_seconds']:.2f}" if base else "-"
         pm = paper_minutes(p.paper_time)
         theirs = f"{pm / paper_base:.2f} ({p.paper_time})" if pm and paper_base else "-"
@@ -193,7 +174,7 @@ def plot_table1(summary: dict, path: str):
     rows = summary["rows"]
     base = rows.get("cv701_baseline") or next(iter(rows.values()))
     names = list(rows)
-    params = [rows[n]["full_size_params"] / 1e6 for n in names]
+    params = [rows[n]["full_size_params"]["trainable"] / 1e6 for n in names]
     rel = [rows[n]["train_seconds"] / base["train_seconds"] for n in names]
     mean = [rows[n]["Mean"] for n in names]
     paper = [get_preset(n).paper_pckh[-1] for n in names]
@@ -231,15 +212,8 @@ def _run(scale: str, data_dir: str | None, out_root: str) -> str:
     return reproduce_table1(scale, data_dir, out_root)
 
 
-def reproduction():
-    """The ``repro`` registration (entry point ``hourglass.table1``)."""
-    from reprokit.cli import Reproduction
-
-    return Reproduction("hourglass.table1", "CV701 Table 1: stacked-hourglass block variants on MPII",
-                        TABLE1, _run)
-
-
-TABLE1_REPRODUCTION = reproduction()
+TABLE1_REPRODUCTION = reproduction(
+    "hourglass.table1", "CV701 Table 1: stacked-hourglass block variants on MPII", TABLE1, _run)
 
 __all__ = ["SCALES", "SYNTHETIC", "TABLE1_REPRODUCTION", "paper_minutes", "plot_table1",
            "reproduce_table1", "table1_markdown"]

@@ -1,7 +1,7 @@
 """``python -m segmentation summary|extract|train|reproduce``.
 
 A thin CLI over :mod:`segmentation.model`, :mod:`segmentation.data`, :mod:`segmentation.train`
-and :mod:`segmentation.reproduce`. ``--data synthetic`` (default) writes a synthetic SURREAL
+and :mod:`segmentation.reproduce`. Without ``--data-dir`` a synthetic SURREAL is written
 into ``--out``/data; ``--data-dir`` points at a real SURREAL ``data`` folder (with ``cmu/``).
 """
 from __future__ import annotations
@@ -13,12 +13,14 @@ import sys
 
 def _summary(args) -> int:
     from reprokit.training import set_seed
-    from segmentation.reproduce import ROWS, _full_size_params
+    from segmentation.reproduce import ROWS, full_size_row_params
 
     set_seed(0, deterministic_ops=False)
     rows = [args.row] if args.row else list(ROWS)
     for row in rows:
-        print(f"{row:<26} {_full_size_params(row):>12,} parameters (full size, 25 classes)", flush=True)
+        n = full_size_row_params(row)
+        print(f"{row:<26} {n['trainable']:>12,} trainable {n['total']:>12,} total "
+              "(full size, 25 classes)", flush=True)
     return 0
 
 
@@ -99,9 +101,8 @@ def main(argv=None) -> int:
     p = sub.add_parser("reproduce", help="reproduce a thesis table beside its numbers")
     p.add_argument("table", choices=(*TABLE_NAMES, "all"))
     p.add_argument("--scale", choices=("demo", "smoke", "paper"), default="smoke")
-    p.add_argument("--data", choices=("synthetic",), default="synthetic",
-                   help="synthetic SURREAL (default) unless --data-dir is given")
-    p.add_argument("--data-dir", default=None, help="real SURREAL data folder (with cmu/)")
+    p.add_argument("--data-dir", default=None, help="real SURREAL data folder (with cmu/); "
+                   "default: a synthetic SURREAL in the published format")
     p.add_argument("--out", default="runs")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=None)

@@ -3,7 +3,8 @@
 ``python -m segmentation reproduce table1|...|table6|hourglass|all [--scale smoke|paper]``,
 also registered in ``repro`` (``segmentation.table1`` ...). Each table is a list of rows; a
 row is one training run (:func:`segmentation.train.train_segmentation`). Rows live in
-``<out>/segmentation-rows/`` and are shared between tables: Table 2's "Normal" is Table 1's,
+``<out>/rows/segmentation/`` (the experiment spine's row cache, ``reprokit.experiment``) and are
+shared between tables: Table 2's "Normal" is Table 1's,
 so running Table 1 then Table 2 (or ``all``) trains it once. Interrupting and rerunning
 continues: finished rows are reused, the interrupted one resumes from its last epoch backup.
 
@@ -32,13 +33,15 @@ them against docs/reference/segmentation.md §H).
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 import shutil
 import time
 
 import numpy as np
+
+from reprokit.experiment import (RowJob, Scale, full_size_params, get_scale, reproduction,
+                                 run_rows, write_results)
 
 logger = logging.getLogger("reprokit.segmentation")
 
@@ -139,7 +142,12 @@ SMOKE = {"input_size": 64, "steps": 100, "steps_per_epoch": 25, "validate": Fals
                                     "model": {"num_stacks": 3, "num_features": 16, "depth": 2}}}}
 PAPER = {"input_size": 320, "steps": None, "steps_per_epoch": 200, "validate": True,
          "bn_momentum": None, "networks": {"hourglass": {"model": {"num_stacks": 4}}}}
-SCALES = {"demo": SMOKE, "smoke": SMOKE, "paper": PAPER}
+_SMOKE_NOTE = ("synthetic SURREAL; ICNet at 64 x 64 batch 8, SegNet and a 3-stack hourglass "
+               "(16-plane bottlenecks, depth 2) at 48 x 48 batch 4; 100 steps (225 for the 90k "
+               "rows); BN momentum 0.9")
+SCALES = {"demo": Scale("demo", SMOKE, None, 2, _SMOKE_NOTE + "; each table's first row only"),
+          "smoke": Scale("smoke", SMOKE, None, 2, _SMOKE_NOTE),
+          "paper": Scale("paper", PAPER, None, 1, "the thesis' schedules (segmentation.train.SCHEDULES)")}
 LONG_FACTOR = 90_000 / 40_000
 #: Synthetic SURREAL of smoke/demo: clips x frames per split (one figure per frame).
 SYNTHETIC = {"train": (8, 16), "val": (2, 16), "test": (2, 16), "image_size": (120, 160)}
@@ -149,8 +157,9 @@ REAL_FRAMES = {"train": 90_000, "val": 15_000, "test": 15_000}
 
 def input_size(row: str, scale: str) -> int:
     """The square input side of ``row`` at ``scale``."""
-    net = SCALES[scale]["networks"].get(ROWS[row]["network"], {})
-    return int(net.get("input_size", SCALES[scale]["input_size"]))
+    settings = get_scale(SCALES, scale).settings
+    net = settings["networks"].get(ROWS[row]["network"], {})
+    return int(net.get("input_size", settings["input_size"]))
 
 
 def row_config(row: str, scale: str, frames_root: str, seed: int = 0):
@@ -162,7 +171,7 @@ def row_config(row: str, scale: str, frames_root: str, seed: int = 0):
         raise ValueError(f"unknown row {row!r}; valid: {sorted(ROWS)}")
     spec = dict(ROWS[row])
     long = spec.pop("long", False)
-    settings = SCALES[scale]
+    settings = get_scale(SCALES, scale).settings
     net = settings["networks"].get(spec["network"], {})
     model = {**net.get("model", {}), **spec.pop("model", {})}
     steps = settings["steps"] or SCHEDULES[spec["network"]]["steps"]
@@ -185,7 +194,7 @@ def prepare_data(scale: str, data_dir: str | None, out_root: str, sizes=None) ->
     from segmentation.data import extract_frames
     from segmentation.synthetic import write_synthetic_surreal
 
-    sizes = sorted(set(sizes or [SCALES[scale]["input_size"]]))
+    sizes = sorted(set(sizes or [get_scale(SCALES, scale).settings["input_size"]]))
     if data_dir is None:
         raw = os.path.join(out_root, "data", "synthetic-surreal")
         root = os.path.join(out_root, "data", "synthetic-surreal-frames")
@@ -207,36 +216,28 @@ def prepare_data(scale: str, data_dir: str | None, out_root: str, sizes=None) ->
     return root, label
 
 
-def _full_size_params(row: str) -> int:
-    import keras
-
+def full_size_row_params(row: str) -> dict:
+    """``{"trainable", "total"}`` of the row's network at full size (paper scale, 25 classes)."""
     from segmentation.train import build_model
 
-    cfg = row_config(row, "paper", "")
-    model = build_model(cfg.resolved())
-    n = int(model.count_params())
-    del model
-    keras.backend.clear_session()
-    return n
+    return full_size_params(lambda: build_model(row_config(row, "paper", "").resolved()))
 
 
-def _train_row(job):
-    """Train (or reuse) one row; returns ``(row, results)``."""
-    row, scale, frames, seed, rows_root = job
+def _train_row(row_id: str, config: dict) -> dict:
+    """One row (a :class:`reprokit.experiment.RowJob` function): train (or reuse) and evaluate
+    ``config["row"]`` at ``config["scale"]``."""
     from segmentation.train import train_segmentation
 
-    cfg = row_config(row, scale, frames, seed)
+    row, scale = config["row"], config["scale"]
+    cfg = row_config(row, scale, config["frames"], config["seed"])
     start = time.perf_counter()
-    run, res = train_segmentation(cfg, runs_root=rows_root, name=f"{row}-{scale}", verbose=0)
-    if "full_size_params" not in res:
-        res["full_size_params"] = _full_size_params(row)
-        res["wall_seconds"] = time.perf_counter() - start
-        with open(run.file("results.json"), "w", encoding="utf-8") as f:
-            json.dump(res, f, indent=2)
+    run, res = train_segmentation(cfg, runs_root=config["runs_root"], name=row_id, verbose=0)
+    res["full_size_params"] = full_size_row_params(row)
+    res["wall_seconds"] = time.perf_counter() - start
     res["run"] = run.path
     print(f"{row}: mIoU {res['mIoU']:.2f}, accuracy {res['accuracy']:.2f} "
           f"({res['train_seconds']:.0f} s training)", flush=True)
-    return row, res
+    return res
 
 
 def _cost(row: str) -> float:
@@ -255,14 +256,13 @@ def reproduce(table: str = "table1", scale: str = "smoke", data_dir: str | None 
         workers: rows trained at the same time in separate processes (default 2 at smoke and
             demo scale, where tracing, single-threaded, dominates; 1 at paper scale).
     """
-    from reprokit.training import create_run_dir, map_jobs
+    from reprokit.training import create_run_dir
 
     names = TABLE_NAMES if table == "all" else (table,)
     for t in names:
         if t not in TABLES:
             raise ValueError(f"unknown table {t!r}; valid: {', '.join(TABLE_NAMES)}, all")
-    if scale not in SCALES:
-        raise ValueError(f"scale must be one of {sorted(SCALES)}, got {scale!r}")
+    sc = get_scale(SCALES, scale)
     rows = []
     for t in names:
         picked = TABLES[t].rows[:1] if scale == "demo" else TABLES[t].rows
@@ -271,24 +271,22 @@ def reproduce(table: str = "table1", scale: str = "smoke", data_dir: str | None 
     config = {"tables": list(names), "scale": scale, "rows": rows, "frames": os.path.abspath(frames),
               "seed": seed}
     run = create_run_dir(f"segmentation-{table}-{scale}", config, out_root)
-    rows_root = os.path.join(out_root, "segmentation-rows")
-    workers = workers or (2 if scale in ("smoke", "demo") else 1)
-    # longest first, so that two workers finish together (pool.map hands out one job at a time)
-    jobs = [(r, scale, frames, seed, rows_root) for r in sorted(rows, key=_cost, reverse=True)]
-    results = dict(map_jobs(_train_row, jobs, min(workers, len(jobs))))
-    summary = {"tables": list(names), "scale": scale, "data": data_label, "rows": results}
-    with open(run.file("results.json"), "w", encoding="utf-8") as f:
-        json.dump(summary, f, indent=2)
+    rows_root = os.path.join(os.path.abspath(out_root), "rows", "segmentation")
+    jobs = [RowJob(f"{r}-{scale}", {"row": r, "scale": scale, "frames": os.path.abspath(frames),
+                                    "seed": seed, "runs_root": os.path.join(rows_root, "runs")},
+                   _train_row, _cost(r)) for r in rows]
+    done = run_rows(jobs, rows_root, workers or sc.workers)
+    results = {r: done[f"{r}-{scale}"] for r in rows}
+    summary = {"tables": list(names), "scale": scale, "data": data_label, "rows": results,
+               "scale_note": sc.note}
     md = [tables_markdown(summary, t) for t in names]
     for r, res in results.items():
         for fig in ("confusion", "overlays"):
             src = os.path.join(res["run"], f"{fig}.png")
             if os.path.exists(src):
                 shutil.copyfile(src, run.file(f"{r}_{fig}.png"))
-    plot_tables(summary, names, run.file("tables.png"))
-    with open(run.file("results.md"), "w", encoding="utf-8") as f:
-        f.write("\n\n".join(md) + "\n\n" + figures_markdown(results))
-    run.mark_finished()
+    text = "\n\n".join(md) + "\n\n" + figures_markdown(results)
+    write_results(run, summary, text, {"tables.png": lambda p: plot_tables(summary, names, p)})
     print("\n\n".join(md))
     return run.path
 
@@ -320,17 +318,18 @@ def tables_markdown(summary: dict, table: str) -> str:
              "percent. Ours: one confusion matrix over the split (rows = ground truth), mIoU and "
              "macro F1 averaged over the classes present (background included); F1 cells give "
              "macro; pixel-weighted. The thesis does not define its F1: ICNet's (88-92, above "
-             "its mIoU by far) behaves like the weighted one, SegNet's (33-54) like the macro one.", ""]
+             "its mIoU by far) behaves like the weighted one, SegNet's (33-54) like the macro one."
+             + (f" Scale: {summary['scale_note']}." if summary.get("scale_note") else ""), ""]
     present = [(title, r, paper) for title, r, paper in t.rows if r in rows]
     if t.kind == "summary":
-        lines += ["| Row | mIoU | Accuracy | F1 macro; weighted | Params (full size) | Steps | Train s |",
+        lines += ["| Row | mIoU | Accuracy | F1 macro; weighted | Params (full size, total) | Steps | Train s |",
                   "|---|---:|---:|---:|---:|---:|---:|"]
         for title, r, paper in present:
             res = rows[r]
             p = paper or (None, None, None)
             lines.append(f"| {title} | {_cell(res['mIoU'], p[0])} | {_cell(res['accuracy'], p[1])} | "
                          f"{res['F1']:.2f}; {_cell(res['F1_weighted'], p[2])} | "
-                         f"{res.get('full_size_params', 0):,} | "
+                         f"{res['full_size_params']['total']:,} | "
                          f"{res['steps']} | {res['train_seconds']:.0f} |")
         if present:
             ch = chance_level(rows[present[0][1]]["confusion"])
@@ -396,9 +395,7 @@ def _runner(table: str):
 def reproductions() -> dict:
     """The ``repro`` registrations (entry points ``segmentation.<table>``); only Table 1 takes
     part in ``repro demo`` (one small run per paper)."""
-    from reprokit.cli import Reproduction
-
-    return {t: Reproduction(f"segmentation.{t}", f"Thesis {TABLES[t].title}", TABLES[t].source,
+    return {t: reproduction(f"segmentation.{t}", f"Thesis {TABLES[t].title}", TABLES[t].source,
                             _runner(t), demo=(t == "table1"))
             for t in TABLE_NAMES}
 

@@ -55,7 +55,8 @@ def test_noise_copies_triple_the_training_set(stb, tmp_path):
 def test_chance_level_and_table_layout(stb):
     chance = mean_pose_chance(stb[0], stb[1], 64)
     assert chance["mean"] > 0 and 0 <= chance["auc"] <= 1
-    row = {"params": 10, "train_seconds": 1.0, "sets": {
+    row = {"trained_params": 10, "full_size_params": {"trainable": 20, "total": 20},
+           "train_seconds": 1.0, "sets": {
         n: {"mean": 1.0, "median": 2.0, "auc": 0.5, "thresholds": [0, 30], "pck_curve": [0, 1]}
         for n in corruption_sets()}}
     text = table4_markdown({"scale": "smoke", "data": "x", "chance": chance,

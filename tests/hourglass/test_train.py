@@ -131,10 +131,11 @@ def test_table_markdown_puts_the_paper_beside_ours():
     assert paper_minutes("2hr 30min(20)") == 150 and paper_minutes("") is None
     row = {"Head": 50.0, "Shoulder": 40.0, "Elbow": 30.0, "Wrist": 20.0, "Hip": 45.0,
            "Knee": 35.0, "Ankle": 25.0, "Mean": 33.3, "train_seconds": 10.0,
-           "full_size_params": 6_730_912}
+           "full_size_params": {"trainable": 6_730_912, "total": 6_762_912}}
     summary = {"scale": "smoke", "data": "synthetic", "variant": "bearpaw",
                "rows": {"cv701_baseline": row, "cv701_ds_all": {**row, "train_seconds": 5.0,
-                                                                "full_size_params": 2_920_224}},
+                                                                "full_size_params": {"trainable": 2_920_224,
+                                                                                     "total": 2_952_224}}},
                "mean_pose": {k: 10.0 for k in row}}
     text = table1_markdown(summary)
     assert "| Baseline | 50.0 / 93.18 |" in text
@@ -216,12 +217,17 @@ def test_interrupted_reproduction_keeps_finished_rows(tmp_path, monkeypatch, mpi
                       "curve": {"thresholds": [0, 0.5], "pckh": [0, 50]}}
 
     monkeypatch.setattr(tr, "train", fake_train)
-    monkeypatch.setattr(rp, "_full_size_params", lambda name: 1_000_000)
+    monkeypatch.setattr(rp, "full_size_params", lambda build: {"trainable": 1_000_000, "total": 1_000_001})
     rows = ["cv701_baseline", "cv701_ds_all"]
     with pytest.raises(KeyboardInterrupt):
         rp.reproduce_table1("smoke", mpii_dir, str(tmp_path), rows, workers=1)
     out = rp.reproduce_table1("smoke", mpii_dir, str(tmp_path), rows, workers=1)
     assert calls == ["cv701_baseline", "cv701_ds_all", "cv701_ds_all"]   # baseline not redone
+    cached = os.path.join(tmp_path, "rows", "hourglass", "cv701_baseline-smoke.json")
+    assert json.load(open(cached))["config"]["preset"] == "cv701_baseline"
+    # a later table run with another row subset reuses the cached rows
+    rp.reproduce_table1("smoke", mpii_dir, str(tmp_path), rows[:1], workers=1)
+    assert calls == ["cv701_baseline", "cv701_ds_all", "cv701_ds_all"]
     text = open(os.path.join(out, "results.md")).read()
     assert "| 3x3 Depthwise Separable Convolutions | 50.0 / 93.25 |" in text
     assert "0.50 / 0.93" in text

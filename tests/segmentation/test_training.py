@@ -154,7 +154,8 @@ def test_reproduction_rows_resolve_and_tables_render():
     cm[1, 0] = 10
     fake = {"mIoU": 50.0, "accuracy": 90.0, "F1": 60.0, "F1_weighted": 88.0,
             "mean_class_accuracy": 70.0, "group_accuracy": [50.0] * 13, "steps": 3,
-            "train_seconds": 1.0, "full_size_params": 6_738_955, "confusion": cm.tolist()}
+            "train_seconds": 1.0, "full_size_params": {"trainable": 6_710_411, "total": 6_738_955},
+            "confusion": cm.tolist()}
     summary = {"scale": "smoke", "data": "synthetic", "rows": {r: fake for _, r, _ in
                                                                 TABLES["table2"].rows + TABLES["table1"].rows}}
     md1 = tables_markdown(summary, "table1")
