@@ -16,8 +16,10 @@ $(STAMP): setup.py
 demo: $(STAMP)
 	$(BIN)/repro demo
 
+# -rs: a skipped test prints its reason (the real-file tests name the missing ../shared/real;
+# REPROKIT_REQUIRE_REAL=1 turns that into a failure).
 test: $(STAMP)
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest -rs tests
 
 notebooks: $(STAMP)
 	$(BIN)/python -m reprokit.notebooks --out runs/notebooks

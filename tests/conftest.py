@@ -35,8 +35,8 @@ REAL_DIR = os.environ.get("REPROKIT_REAL_DIR") or os.path.normpath(
 
 @pytest.fixture(scope="session")
 def real_dir():
-    """``../shared/real``; when it is absent the test is skipped with a message saying so, or
-    fails when ``REPROKIT_REQUIRE_REAL=1`` (set by ``.ci/run``: CI has the folder)."""
+    """``../shared/real``; when it is absent the test is skipped with a message saying so
+    (``make test`` prints skip reasons), or fails when ``REPROKIT_REQUIRE_REAL=1``."""
     if not os.path.isdir(REAL_DIR):
         msg = (f"the real sample files are not at {REAL_DIR} (they live in ../shared/real beside "
                "the checkout; set REPROKIT_REAL_DIR to point elsewhere)")
