@@ -22,7 +22,6 @@ Deviations:
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import math
 import os
@@ -40,6 +39,8 @@ from reprokit.codecs import GaussianHeatmapCodec
 from reprokit.data import AffineCrop, ChannelScale, ColorJitter, Compose, RandomApply, build_dataset
 from reprokit.losses import HeatmapMSE
 from reprokit.metrics.keras_metrics import HeatmapPCK
+from reprokit.errors import ConfigError
+from reprokit.spec import RunSpec, field
 from reprokit.training import create_run_dir, fit, set_seed
 from reprokit.training import make_optimizer as training_optimizer
 
@@ -170,9 +171,11 @@ def compile_model(model: keras.Model, recipe: Recipe, steps_per_epoch: int,
                   metrics=metrics if n > 1 else metrics[-1], jit_compile=False)
 
 
-@dataclasses.dataclass
-class TrainConfig:
-    """One training run. ``None`` fields take the recipe's value.
+@dataclasses.dataclass(frozen=True)
+class TrainConfig(RunSpec):
+    """One training run: the frozen spec that ``train``, ``evaluate``, ``predict``, Table 1 and
+    ``config.json`` all read (:class:`reprokit.spec.RunSpec`). ``None`` fields take the
+    recipe's value in :meth:`resolve`; unknown keys and out-of-range numbers are errors.
 
     Attributes:
         preset: a :data:`hourglass.presets.PRESETS` name (Table 1 rows are ``cv701_*``).
@@ -187,35 +190,49 @@ class TrainConfig:
         validate: PCKh on the validation split at every epoch end (``val_PCKh`` in the logs,
             ``best.weights.h5``); the final evaluation always runs.
         source: annotation source for :func:`hourglass.data.load_mpii`.
+        num_stacks, stack_weights: derived from the preset and ``model`` by :meth:`resolve`.
     """
 
     preset: str = "cv701_baseline"
     data_dir: str = ""
-    recipe: str = "anibali"
-    input_size: int = 256
-    model: dict = dataclasses.field(default_factory=dict)
-    epochs: int | None = None
-    steps_per_epoch: int | None = None
-    batch_size: int | None = None
-    learning_rate: float | None = None
-    train_limit: int | None = None
-    valid_limit: int | None = None
+    recipe: str = field("anibali", choices=("anibali", "princeton"))
+    input_size: int = field(256, minimum=4)
+    model: dict = field(default_factory=dict)
+    epochs: int | None = field(None, minimum=1)
+    steps_per_epoch: int | None = field(None, minimum=1)
+    batch_size: int | None = field(None, minimum=1)
+    learning_rate: float | None = field(None, minimum=0, exclusive=True)
+    train_limit: int | None = field(None, minimum=1)
+    valid_limit: int | None = field(None, minimum=1)
     seed: int = 0
     flip_test: bool = True
     source: str | None = None
     validate: bool = True
+    num_stacks: int | None = field(None, minimum=1)
+    stack_weights: tuple | None = None
 
-    def resolved(self) -> dict:
-        """The config with recipe defaults filled in (what ``config.json`` records)."""
+    def __post_init__(self):
+        super().__post_init__()
+        get_preset(self.preset)                      # unknown preset: ValueError naming it
+        if self.input_size % 4:
+            raise ConfigError(f"TrainConfig.input_size must be a multiple of 4 (heatmaps are "
+                              f"input/4), got {self.input_size}")
+
+    def _resolve(self) -> dict:
         recipe = get_recipe(self.recipe)
         preset = get_preset(self.preset)
-        out = dataclasses.asdict(self)
-        out["batch_size"] = self.batch_size or recipe.batch_size
-        out["epochs"] = self.epochs or recipe.epochs
-        out["learning_rate"] = self.learning_rate or recipe.learning_rate
-        out["stack_weights"] = list(preset.stack_weights) if preset.stack_weights else None
-        out["data_dir"] = os.path.abspath(self.data_dir)
-        return out
+        return {"batch_size": self.batch_size or recipe.batch_size,
+                "epochs": self.epochs or recipe.epochs,
+                "learning_rate": self.learning_rate or recipe.learning_rate,
+                # builder default: 2 stacks
+                "num_stacks": int({**preset.kwargs, **self.model}.get("num_stacks", 2)),
+                "stack_weights": (tuple(preset.stack_weights) if preset.stack_weights
+                                  else None),
+                "data_dir": os.path.abspath(self.data_dir) if self.data_dir else ""}
+
+    def resolved(self) -> dict:
+        """``resolve().to_dict()``: what ``config.json`` records."""
+        return self.resolve().to_dict()
 
 
 def build_model(cfg: TrainConfig):
@@ -235,24 +252,22 @@ def train(cfg: TrainConfig, runs_root: str = "runs", name: str | None = None, ve
         ``(run, results)``.
     """
 
-    conf = cfg.resolved()
+    cfg = cfg.resolve()
     recipe = get_recipe(cfg.recipe)
-    run = create_run_dir(name or f"hourglass-{cfg.preset}", conf, runs_root)
-    set_seed(cfg.seed, deterministic_ops=False)
     train_rec = load_mpii(cfg.data_dir, "train", cfg.source, cfg.train_limit)
     valid_rec = load_mpii(cfg.data_dir, "valid", cfg.source, cfg.valid_limit)
+    run = create_run_dir(name or f"hourglass-{cfg.preset}", cfg.to_dict(), runs_root)
+    set_seed(cfg.seed, deterministic_ops=False)
     steps = cfg.steps_per_epoch or recipe.steps_per_epoch or math.ceil(
-        len(train_rec["image_path"]) / conf["batch_size"])
-    # the stack count without building the model twice (builder default: 2 stacks)
-    num_stacks = int({**get_preset(cfg.preset).kwargs, **cfg.model}.get("num_stacks", 2))
-    data = train_dataset(train_rec, recipe, cfg.input_size, num_stacks, conf["batch_size"], cfg.seed)
+        len(train_rec["image_path"]) / cfg.batch_size)
+    data = train_dataset(train_rec, recipe, cfg.input_size, cfg.num_stacks, cfg.batch_size, cfg.seed)
     validation = PeriodicValidation(
         lambda m: {"PCKh": evaluate(m, valid_rec, cfg.input_size, recipe.mean, cfg.flip_test,
                                     progress=False)["Mean"]}) if cfg.validate else None
     model, history = fit(lambda: build_model(cfg),
-                         lambda m: compile_model(m, recipe, steps, conf["stack_weights"],
-                                                 conf["learning_rate"]),
-                         data, run, epochs=conf["epochs"], steps_per_epoch=steps,
+                         lambda m: compile_model(m, recipe, steps, cfg.stack_weights,
+                                                 cfg.learning_rate),
+                         data, run, epochs=cfg.epochs, steps_per_epoch=steps,
                          validation=validation, monitor="val_PCKh" if cfg.validate else None,
                          verbose=verbose)
     results = evaluate(model, valid_rec, cfg.input_size, recipe.mean, cfg.flip_test,
@@ -266,10 +281,9 @@ def train(cfg: TrainConfig, runs_root: str = "runs", name: str | None = None, ve
 
 
 def load_config(path: str) -> TrainConfig:
-    with open(path, encoding="utf-8") as f:
-        data = json.load(f)
-    fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    return TrainConfig(**{k: v for k, v in data.items() if k in fields})
+    """The resolved spec of a run (its ``config.json``, or the run directory); unknown keys
+    raise :class:`reprokit.errors.ConfigError` naming the file."""
+    return TrainConfig.load(path)
 
 
 __all__ = ["MPII_MEAN", "RECIPES", "Recipe", "TrainConfig", "build_model", "compile_model",

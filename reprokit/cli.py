@@ -13,6 +13,8 @@ import time
 from importlib import metadata
 from typing import Callable
 
+from reprokit.errors import ConfigError
+
 GROUP = "reprokit.reproductions"
 
 
@@ -74,7 +76,7 @@ def _find(name: str) -> Reproduction:
     repros = {r.name: r for r in discover()}
     if name not in repros:
         valid = ", ".join(sorted(repros)) or "none registered yet"
-        raise SystemExit(f"repro: unknown reproduction {name!r}; valid: {valid}")
+        raise ConfigError(f"unknown reproduction {name!r}; valid: {valid}")
     return repros[name]
 
 
@@ -88,10 +90,7 @@ def _cmd_run(args) -> int:
 def _cmd_report(args) -> int:
     from reprokit.report import render_report
 
-    try:
-        path = render_report(args.runs, args.out, args.title)
-    except (FileNotFoundError, ValueError) as err:
-        raise SystemExit(f"repro report: {err}")
+    path = render_report(args.runs, args.out, args.title)
     print(f"report written to {path}")
     return 0
 
@@ -110,8 +109,37 @@ def _cmd_demo(args) -> int:
     return 0
 
 
-def main(argv=None) -> int:
+#: Exceptions that mean "the user asked for something that cannot be done" (a bad file, value
+#: or run directory): the CLIs print their message on one line and exit 2. Anything else is a
+#: bug and keeps its traceback.
+def user_errors() -> tuple:
+    import pickle
+
+    from reprokit.errors import ReprokitError
+    from reprokit.weights import WeightLoadError
+
+    return (ReprokitError, WeightLoadError, pickle.UnpicklingError, FileNotFoundError,
+            NotADirectoryError, IsADirectoryError, PermissionError, ValueError)
+
+
+def run_main(parser: argparse.ArgumentParser, argv=None) -> int:
+    """Parse ``argv`` and call ``args.fn(args)``; a user error prints ``prog: error: message``
+    on one line and returns 2, ``--debug`` shows the traceback instead."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # docs/reference/feasibility.md §4
+    parser.add_argument("--debug", action="store_true",
+                        help="show the Python traceback of an error instead of one line")
+    args = parser.parse_args(argv)
+    try:
+        return args.fn(args)
+    except user_errors() as err:
+        if getattr(args, "debug", False):
+            raise
+        message = " ".join(str(err).split()) or type(err).__name__
+        print(f"{parser.prog}: error: {message} (--debug shows the traceback)", file=sys.stderr)
+        return 2
+
+
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="repro", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list the reproducible tables").set_defaults(fn=_cmd_list)
@@ -129,8 +157,7 @@ def main(argv=None) -> int:
     demo = sub.add_parser("demo", help="run every reproduction at demo scale on synthetic data")
     demo.add_argument("--out", default="runs")
     demo.set_defaults(fn=_cmd_demo)
-    args = parser.parse_args(argv)
-    return args.fn(args)
+    return run_main(parser, argv)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ import argparse
 import json
 import sys
 
+from reprokit.cli import run_main
+
 
 def _summary(args) -> int:
     from reprokit.training import set_seed
@@ -41,7 +43,7 @@ def _train(args) -> int:
     cfg = SegTrainConfig(network=args.network, data_dir=args.frames,
                          model=json.loads(args.model) if args.model else {},
                          input_size=args.size, steps_per_epoch=args.steps_per_epoch,
-                         augment=args.augment, strategy=args.strategy,
+                         augment=args.augment, weighting_mode=args.weighting_mode,
                          progressive=args.progressive, eval_split=args.eval_split,
                          validate=args.validate, seed=args.seed, **kw)
     run, _ = train_segmentation(cfg, runs_root=args.out)
@@ -89,7 +91,8 @@ def main(argv=None) -> int:
     p.add_argument("--learning-rate", type=float, default=None)
     p.add_argument("--augment", action="store_true", help="mirror (label swap) + scale")
     p.add_argument("--weighting", choices=("w1", "w2", "median_freq"), default=None)
-    p.add_argument("--strategy", choices=("outer", "direct"), default="outer")
+    p.add_argument("--weighting-mode", choices=("outer", "direct"), default="outer",
+                   help="how class weights enter the loss (thesis Sec. 3.2.3)")
     p.add_argument("--progressive", action="store_true")
     p.add_argument("--joints", choices=("surreal", "centroids"), default=None)
     p.add_argument("--eval-split", choices=("val", "test"), default="val")
@@ -108,8 +111,7 @@ def main(argv=None) -> int:
     p.add_argument("--workers", type=int, default=None)
     p.set_defaults(fn=_reproduce)
 
-    args = parser.parse_args(argv)
-    return args.fn(args)
+    return run_main(parser, argv)
 
 
 if __name__ == "__main__":

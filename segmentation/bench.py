@@ -20,12 +20,12 @@ def bench_row(row: str, scale: str = "smoke", steps: int = 5, batch_size: int | 
     import tensorflow as tf
 
     from segmentation.reproduce import row_config
-    from segmentation.train import build_model, make_losses, make_optimizer, output_kinds
+    from segmentation.spec import build_model, make_losses, make_optimizer
 
-    conf = row_config(row, scale, "").resolved()
+    conf = row_config(row, scale, "").resolve()
     if batch_size:
-        conf["batch_size"] = batch_size
-    n, s = conf["batch_size"], conf["input_size"]
+        conf = conf.replace(batch_size=batch_size)
+    n, s = conf.batch_size, conf.input_size
     t0 = time.perf_counter()
     model = build_model(conf)
     losses, weights = make_losses(conf)
@@ -36,7 +36,7 @@ def bench_row(row: str, scale: str = "smoke", steps: int = 5, batch_size: int | 
     x = rng.normal(size=(n, s, s, 3)).astype("float32")
     labels = rng.integers(0, 25, (n, s, s)).astype("int32")
     heat = np.zeros((n, s, s, 24), "float32")
-    ys = tuple(labels if k == "labels" else heat for k in output_kinds(conf))
+    ys = tuple(labels if k == "labels" else heat for k in conf.output_kinds)
     ds = tf.data.Dataset.from_tensors((x, ys if len(ys) > 1 else ys[0])).repeat()
     model.fit(ds, steps_per_epoch=1, epochs=1, verbose=0)
     t2 = time.perf_counter()

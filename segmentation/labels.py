@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from reprokit.codecs.labels import LabelCodec
+from reprokit.data.meta import DatasetMeta
+
 PART_NAMES = ("background", "hips", "leftUpLeg", "rightUpLeg", "spine", "leftLeg", "rightLeg",
               "spine1", "leftFoot", "rightFoot", "spine2", "leftToeBase", "rightToeBase", "neck",
               "leftShoulder", "rightShoulder", "head", "leftArm", "rightArm", "leftForeArm",
@@ -38,6 +41,12 @@ MIRROR_SWAP = _swap_table(MIRROR_PAIRS, NUM_CLASSES)
 #: The same pairs as 0-based joint indices (label - 1).
 JOINT_MIRROR_SWAP = _swap_table([(a - 1, b - 1) for a, b in MIRROR_PAIRS], 24)
 
+#: SURREAL as data for the shared input layer: ``hflip`` / ``AffineCrop`` take its
+#: ``label_swap`` (the part pairs above) and ``flip_index`` (the same pairs as joints).
+SURREAL = DatasetMeta("surreal", keypoint_names=JOINT_NAMES,
+                      flip_pairs=tuple((a - 1, b - 1) for a, b in MIRROR_PAIRS),
+                      class_names=PART_NAMES, class_swap_pairs=MIRROR_PAIRS, ignore_label=255)
+
 #: Varol's 15 classes (``changeSegmIx`` in training/loader_SURREAL.lua, 0-based).
 TO_VAROL15 = np.array([0, 2, 12, 9, 2, 13, 10, 2, 14, 11, 2, 14, 11, 2, 2, 2, 1, 6, 3, 7, 4, 8, 5,
                        8, 5])
@@ -64,8 +73,8 @@ def remap(labels, table, ignore_label: int = 255):
     """Map label ids through ``table``; ``ignore_label`` pixels stay as they are."""
     labels = np.asarray(labels)
     table = np.asarray(table)
-    out = table[np.where(labels == ignore_label, 0, labels)]
-    return np.where(labels == ignore_label, ignore_label, out).astype(labels.dtype)
+    codec = LabelCodec(int(table.max()) + 1, table, ignore_label)   # reprokit.codecs.labels
+    return codec.remap(labels).astype(labels.dtype)
 
 
 def mirror(image, labels, joints2d=None, width: int | None = None):
@@ -77,16 +86,16 @@ def mirror(image, labels, joints2d=None, width: int | None = None):
         ``(image, labels)`` or ``(image, labels, joints2d)``.
     """
     image = np.asarray(image)[:, ::-1].copy()
-    labels = remap(np.asarray(labels)[:, ::-1], MIRROR_SWAP)
+    labels = SURREAL.label_swap[np.asarray(labels)[:, ::-1]]
     if joints2d is None:
         return image, labels
     w = image.shape[1] if width is None else width
     j = np.asarray(joints2d, np.float64).copy()
     j[:, 0] = w - 1 - j[:, 0]
-    return image, labels, j[JOINT_MIRROR_SWAP]
+    return image, labels, j[list(SURREAL.flip_index)]
 
 
 __all__ = ["COARSE5_NAMES", "HEAD", "JOINT_MIRROR_SWAP", "JOINT_NAMES", "JOINT_PARENTS",
-           "MIRROR_PAIRS", "MIRROR_SWAP", "NUM_CLASSES", "PART_NAMES", "PROGRESSIVE", "TABLES",
+           "MIRROR_PAIRS", "MIRROR_SWAP", "SURREAL", "NUM_CLASSES", "PART_NAMES", "PROGRESSIVE", "TABLES",
            "THESIS13_NAMES", "TO_BODY2", "TO_COARSE5", "TO_THESIS13", "TO_VAROL15",
            "VAROL15_NAMES", "mirror", "remap"]

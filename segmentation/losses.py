@@ -22,6 +22,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from reprokit.codecs.labels import LabelCodec
+
 #: hellochick ``train.py`` LAMBDA1..3 (every version); the ICNet paper option is (0.4, 0.4, 1.0).
 ICNET_LAMBDAS = (0.16, 0.4, 1.0)
 ICNET_LAMBDAS_PAPER = (0.4, 0.4, 1.0)
@@ -60,6 +62,10 @@ class SegmentationCE(keras.losses.Loss):
         self.num_classes, self.ignore_label, self.strategy = num_classes, ignore_label, strategy
         self.class_weights = None if class_weights is None else [float(w) for w in class_weights]
         self.remap = None if remap is None else [int(v) for v in np.asarray(remap)]
+        # reprokit's LabelCodec owns remapping: ids past the table and the ignore label map
+        # to the ignore label, which the mask below drops
+        self._table = None if remap is None else LabelCodec(
+            int(max(self.remap)) + 1, self.remap, ignore_label).table.astype(np.int32)
 
     def call(self, y_true, y_pred):
         logits = tf.cast(y_pred, tf.float32)
@@ -67,11 +73,10 @@ class SegmentationCE(keras.losses.Loss):
         if labels.shape.rank == 4:
             labels = labels[..., 0]
         labels = resize_labels_nearest(labels, tf.shape(logits)[1:3])
-        valid = (labels >= 0) & (labels != self.ignore_label)
-        if self.remap is not None:
-            table = tf.constant(self.remap, tf.int32)
-            labels = tf.where(valid, tf.gather(table, tf.where(valid, labels, 0)), labels)
-        valid &= labels < self.num_classes
+        valid = labels >= 0
+        if self._table is not None:
+            labels = tf.gather(tf.constant(self._table), tf.clip_by_value(labels, 0, 255))
+        valid &= (labels != self.ignore_label) & (labels < self.num_classes)
         safe = tf.where(valid, labels, 0)
         w = None if self.class_weights is None else tf.constant(self.class_weights, tf.float32)
         if w is not None and self.strategy == "direct":

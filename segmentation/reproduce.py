@@ -11,7 +11,7 @@ continues: finished rows are reused, the interrupted one resumes from its last e
 Scales:
 
 ``paper``
-    the thesis' schedules (:data:`segmentation.train.SCHEDULES`): 320 x 320 inputs, ICNet
+    the thesis' schedules (:data:`segmentation.spec.SCHEDULES`): 320 x 320 inputs, ICNet
     batch 64 / SGD poly / BN released at 20k, SegNet batch 32 / Adam 0.01, the hourglass
     (4 stacks, 256-channel trunk) with RMSprop; 40k steps (90k for Tables 3 and 6),
     validation every 200 steps. Meant for a GPU and the real SURREAL (``--data-dir``).
@@ -32,7 +32,6 @@ them against docs/reference/segmentation.md §H).
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import shutil
@@ -40,94 +39,16 @@ import time
 
 import numpy as np
 
+from reprokit.errors import ConfigError
 from reprokit.experiment import (RowJob, Scale, full_size_params, get_scale, reproduction,
                                  run_rows, write_results)
+from segmentation.tables import _G13, ROWS, TABLES, Table
+
+# Modules that load TensorFlow are imported inside the functions that train: ``repro list``
+# imports this module through its entry point and must answer in a second (docs/design.md).
 
 logger = logging.getLogger("reprokit.segmentation")
 
-#: One training run per row: overrides of :class:`segmentation.train.SegTrainConfig`.
-#: ``long`` rows train 90k / 40k = 2.25 times as long and are evaluated on the test split.
-ROWS = {
-    "icnet_normal": {"network": "icnet", "model": {"filter_scale": 1}},
-    "icnet_doubled": {"network": "icnet", "model": {"filter_scale": 2}},
-    "icnet_normal_aug": {"network": "icnet", "model": {"filter_scale": 1}, "augment": True},
-    "icnet_w1_outer": {"network": "icnet", "model": {"filter_scale": 1}, "weighting": "w1"},
-    "icnet_w1_direct": {"network": "icnet", "model": {"filter_scale": 1}, "weighting": "w1",
-                        "strategy": "direct"},
-    "icnet_w2_outer": {"network": "icnet", "model": {"filter_scale": 1}, "weighting": "w2"},
-    "icnet_w2_direct": {"network": "icnet", "model": {"filter_scale": 1}, "weighting": "w2",
-                        "strategy": "direct"},
-    "icnet_normal_90k": {"network": "icnet", "model": {"filter_scale": 1}, "long": True},
-    "segnet_normal": {"network": "segnet", "model": {"filters": 64}},
-    "segnet_doubled": {"network": "segnet", "model": {"filters": 128}},
-    "segnet_doubled_aug": {"network": "segnet", "model": {"filters": 128}, "augment": True},
-    "segnet_doubled_w1_outer": {"network": "segnet", "model": {"filters": 128}, "weighting": "w1"},
-    "segnet_doubled_w2_outer": {"network": "segnet", "model": {"filters": 128}, "weighting": "w2"},
-    "segnet_doubled_90k": {"network": "segnet", "model": {"filters": 128}, "long": True},
-    "hourglass_plain": {"network": "hourglass", "model": {}},
-    "hourglass_progressive": {"network": "hourglass", "model": {}, "progressive": True},
-    "hourglass_joints": {"network": "hourglass", "model": {}, "joints": "surreal"},
-}
-
-_G13 = ("Background", "Head", "Torso", "U.Legs", "L.Legs", "Neck", "Shoulder", "U.Arms",
-        "L.Arms", "Feet", "Hands", "Fingers", "Toes")
-
-
-@dataclasses.dataclass(frozen=True)
-class Table:
-    """A thesis table: ``rows`` = ``(title, row id, thesis numbers or None)``.
-
-    ``kind="summary"``: numbers are (mIoU, accuracy, F1) in percent. ``kind="per_class"``:
-    (mIoU, mean accuracy per class, 13 group accuracies in :data:`_G13` order).
-    """
-
-    title: str
-    source: str
-    kind: str
-    rows: tuple
-
-
-TABLES = {
-    "table1": Table("ICNet: filters and data augmentation (validation)", "thesis Table 1, Sec. 3.2.3",
-                    "summary", (
-                        ("Normal", "icnet_normal", (38.19, 94.64, 88.17)),
-                        ("Doubled filters", "icnet_doubled", (27.51, 93.01, 84.97)),
-                        ("Normal + Data Aug.", "icnet_normal_aug", (32.60, 91.15, 91.61)))),
-    "table2": Table("ICNet: class weighting (validation)", "thesis Table 2, Sec. 3.2.3", "per_class", (
-        ("Normal", "icnet_normal", (38.2, 48.7, (98.9, 84.9, 74.78, 64.3, 53.8, 64.0, 54.2, 52.7,
-                                                 39.5, 32.3, 19.8, 9.3, 9.5))),
-        ("W1 (Outer)", "icnet_w1_outer", (37.5, 52.3, (97.7, 90.0, 74.8, 70.9, 61.7, 60.9, 56.0,
-                                                       57.34, 50.1, 38.9, 22.9, 10.2, 11.3))),
-        ("W1 (Direct)", "icnet_w1_direct", (6.5, 7.9, (99.9, 6.13, 15.5, 7.7, 0.8, 0.0, 4.7, 1.9,
-                                                       0.0, 3.6, 0.0, 0.0, 0.0))),
-        ("W2 (Outer)", "icnet_w2_outer", (25.8, 54.8, (89.2, 89.3, 61.6, 64.1, 65.2, 72.4, 60.3,
-                                                       47.0, 46.03, 52.35, 33.4, 31.0, 36.9))),
-        ("W2 (Direct)", "icnet_w2_direct", (25.5, 34.0, (99.3, 78.7, 70.7, 70.0, 59.0, 1.9, 8.9,
-                                                         32.9, 15.7, 7.1, 0.5, 0.0, 0.0))))),
-    "table3": Table("ICNet: final model, 90k steps (test)", "thesis Table 3, Sec. 3.2.3", "summary", (
-        ("Normal (90k)", "icnet_normal_90k", (45.14, 95.76, 89.73)),)),
-    "table4": Table("SegNet-basic: filters and data augmentation (validation)",
-                    "thesis Table 4, Sec. 3.3.3", "summary", (
-                        ("Normal", "segnet_normal", (38.80, 94.87, 54.34)),
-                        ("Doubled filters", "segnet_doubled", (39.17, 94.79, 54.49)),
-                        ("Doubled Filters + Data Aug.", "segnet_doubled_aug", (23.28, 89.24, 33.21)))),
-    "table5": Table("SegNet-basic: class weighting, doubled filters (validation)",
-                    "thesis Table 5, Sec. 3.3.3", "per_class", (
-                        ("Double Filters", "segnet_doubled", (39.17, 49.9, (
-                            99.1, 84.2, 70.9, 63.2, 58.4, 58.1, 51.8, 52.7, 43.9, 39.9, 28.8, 12.4, 9.8))),
-                        ("DF + W1 (Outer)", "segnet_doubled_w1_outer", (38.8, 55.6, (
-                            97.5, 90.3, 74.2, 66.8, 61.8, 58.3, 65.1, 62.0, 49.6, 42.0, 36.3, 25.3, 14.2))),
-                        ("DF + W2 (Outer)", "segnet_doubled_w2_outer", (21.65, 56.3, (
-                            78.18, 79.8, 65.6, 60.0, 57.1, 85.8, 71.1, 52.5, 51.8, 44.2, 41.7, 34.1, 38.4))))),
-    "table6": Table("SegNet-basic: final model, doubled filters, 90k steps (test)",
-                    "thesis Table 6, Sec. 3.3.3", "summary", (
-                        ("Doubled filters (90k)", "segnet_doubled_90k", (33.59, 94.62, 44.32)),)),
-    "hourglass": Table("Stacked hourglass: plain, progressive ground truth, joint branch (validation)",
-                       "thesis Sec. 4.1 (its results section 4.1.4 is empty: no numbers)", "summary", (
-                           ("Plain", "hourglass_plain", None),
-                           ("Progressive ground truth", "hourglass_progressive", None),
-                           ("Parallel joint branch", "hourglass_joints", None))),
-}
 TABLE_NAMES = tuple(TABLES)
 
 #: Per scale: settings shared by every row, and per-network overrides (batch, input side,
@@ -147,7 +68,7 @@ _SMOKE_NOTE = ("synthetic SURREAL; ICNet at 64 x 64 batch 8, SegNet and a 3-stac
                "rows); BN momentum 0.9")
 SCALES = {"demo": Scale("demo", SMOKE, None, 2, _SMOKE_NOTE + "; each table's first row only"),
           "smoke": Scale("smoke", SMOKE, None, 2, _SMOKE_NOTE),
-          "paper": Scale("paper", PAPER, None, 1, "the thesis' schedules (segmentation.train.SCHEDULES)")}
+          "paper": Scale("paper", PAPER, None, 1, "the thesis' schedules (segmentation.spec.SCHEDULES)")}
 LONG_FACTOR = 90_000 / 40_000
 #: Synthetic SURREAL of smoke/demo: clips x frames per split (one figure per frame).
 SYNTHETIC = {"train": (8, 16), "val": (2, 16), "test": (2, 16), "image_size": (120, 160)}
@@ -165,10 +86,10 @@ def input_size(row: str, scale: str) -> int:
 def row_config(row: str, scale: str, frames_root: str, seed: int = 0):
     """The :class:`SegTrainConfig` of one row at one scale; its frames are
     ``frames_root/<input side>/{train,val,test}`` (:func:`prepare_data`)."""
-    from segmentation.train import SCHEDULES, SegTrainConfig
+    from segmentation.spec import SCHEDULES, SegTrainConfig   # lazy: TensorFlow
 
     if row not in ROWS:
-        raise ValueError(f"unknown row {row!r}; valid: {sorted(ROWS)}")
+        raise ConfigError(f"unknown row {row!r}; valid: {sorted(ROWS)}")
     spec = dict(ROWS[row])
     long = spec.pop("long", False)
     settings = get_scale(SCALES, scale).settings
@@ -218,9 +139,9 @@ def prepare_data(scale: str, data_dir: str | None, out_root: str, sizes=None) ->
 
 def full_size_row_params(row: str) -> dict:
     """``{"trainable", "total"}`` of the row's network at full size (paper scale, 25 classes)."""
-    from segmentation.train import build_model
+    from segmentation.spec import build_model                 # lazy: TensorFlow
 
-    return full_size_params(lambda: build_model(row_config(row, "paper", "").resolved()))
+    return full_size_params(lambda: build_model(row_config(row, "paper", "").resolve()))
 
 
 def _train_row(row_id: str, config: dict) -> dict:

@@ -28,6 +28,7 @@ Keys a dataset does not have are simply absent (a hand crop has no ``labels``; S
 have both). After batching every tensor gains a leading batch axis.
 """
 
+from reprokit.data.crop import RandomScaleCrop
 from reprokit.data.meta import DatasetMeta, flip_pairs_to_index
 from reprokit.data.pipeline import ImageRecordReader, build_dataset, read_image
 from reprokit.data.transforms import (
@@ -48,6 +49,7 @@ __all__ = [
     "Compose",
     "DatasetMeta",
     "ImageRecordReader",
+    "RandomScaleCrop",
     "RandomApply",
     "affine_matrix",
     "apply_affine",

@@ -7,8 +7,8 @@ import tensorflow as tf
 from segmentation import labels as L
 from segmentation.data import extract_frames
 from segmentation.synthetic import write_synthetic_surreal
-from segmentation.train import (evaluate_segmentation, mirror_tf, normalize, random_scale_crop,
-                                segmentation_dataset)
+from segmentation.evaluate import evaluate_segmentation
+from segmentation.pipeline import mirror_tf, normalize, random_scale_crop, segmentation_dataset
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,5 @@
 """Thesis schedules, progressive tables, joint targets through augmentation, weight decay,
 one tiny end-to-end run (with reuse) and the reproduction tables."""
-import json
 import os
 
 import keras
@@ -10,8 +9,10 @@ import tensorflow as tf
 
 from reprokit.training import add_weight_decay
 from segmentation import labels as L
-from segmentation.train import (SegTrainConfig, build_model, make_losses, make_optimizer,
-                                mirror_tf, part_centroids, random_scale_crop, stack_tables)
+from reprokit.errors import ConfigError
+from segmentation.pipeline import mirror_tf, part_centroids, random_scale_crop
+from segmentation.spec import (SegTrainConfig, build_model, make_losses, make_optimizer,
+                               stack_tables)
 
 
 def test_progressive_tables_and_per_stack_outputs():
@@ -19,32 +20,33 @@ def test_progressive_tables_and_per_stack_outputs():
     assert [int(t.max()) + 1 for t in stack_tables(3)] == [2, 13, 25]
     assert [int(t.max()) + 1 for t in stack_tables(2)] == [2, 25]
     conf = SegTrainConfig(network="hourglass", input_size=32, progressive=True, joints="centroids",
-                          model={"num_stacks": 3, "num_features": 8, "depth": 1}).resolved()
+                          model={"num_stacks": 3, "num_features": 8, "depth": 1}).resolve()
     model = build_model(conf)
     assert [o.shape[-1] for o in model.outputs] == [2, 24, 13, 24, 25, 24]
     losses, weights = make_losses(conf)
     assert [getattr(l, "num_classes", None) for l in losses] == [2, None, 13, None, 25, None]
     # the coarse stacks see remapped labels: hips (1) is body (1) at stack 0, torso (2) at stack 1
     assert losses[0].remap[1] == 1 and losses[2].remap[1] == L.TO_THESIS13[1]
-    with pytest.raises(ValueError, match="hourglass"):
-        SegTrainConfig(network="icnet", progressive=True).resolved()
+    with pytest.raises(ConfigError, match="hourglass"):
+        SegTrainConfig(network="icnet", progressive=True)
 
 
 def test_icnet_schedule_poly_restarts_at_the_bn_release():
-    conf = SegTrainConfig(network="icnet", steps=100).resolved()
-    assert (conf["batch_size"], conf["learning_rate"], conf["momentum"]) == (64, 0.01, 0.9)
+    conf = SegTrainConfig(network="icnet", steps=100).resolve()
+    assert (conf.batch_size, conf.learning_rate, conf.momentum) == (64, 0.01, 0.9)
+    assert conf.resolve() == conf                     # resolving is idempotent
     lr = make_optimizer(conf).learning_rate
     sched = make_optimizer(conf)._learning_rate
     assert float(sched(0)) == pytest.approx(0.01) and float(sched(50)) == pytest.approx(0.01)
     assert float(sched(49)) == pytest.approx(0.01 * (1 / 50) ** 0.9, rel=1e-4)
-    single = make_optimizer({**conf, "restart_poly": False})._learning_rate
+    single = make_optimizer(conf.replace(restart_poly=False))._learning_rate
     assert float(single(50)) == pytest.approx(0.01 * 0.5 ** 0.9, rel=1e-5)
     assert float(lr) == pytest.approx(0.01)
-    seg = SegTrainConfig(network="segnet").resolved()
+    seg = SegTrainConfig(network="segnet").resolve()
     opt = make_optimizer(seg)
-    assert isinstance(opt, keras.optimizers.Adam) and seg["batch_size"] == 32
+    assert isinstance(opt, keras.optimizers.Adam) and seg.batch_size == 32
     assert float(opt.learning_rate) == pytest.approx(0.01)
-    hg = make_optimizer(SegTrainConfig(network="hourglass").resolved())
+    hg = make_optimizer(SegTrainConfig(network="hourglass").resolve())
     assert isinstance(hg, keras.optimizers.RMSprop) and hg.rho == 0.99
 
 
@@ -145,9 +147,9 @@ def test_reproduction_rows_resolve_and_tables_render():
 
     for scale in SCALES:
         for row in ROWS:
-            conf = row_config(row, scale, "/data").resolved()
-            assert conf["steps"] > 0
-    assert row_config("icnet_normal_90k", "paper", "/d").resolved()["steps"] == 90_000
+            conf = row_config(row, scale, "/data").resolve()
+            assert conf.steps > 0
+    assert row_config("icnet_normal_90k", "paper", "/d").resolve().steps == 90_000
     assert row_config("icnet_normal_90k", "paper", "/d").eval_split == "test"
     assert row_config("hourglass_plain", "paper", "/d").model["num_stacks"] == 4
     cm = np.diag([90, 5, 5] + [0] * 22)
