@@ -7,6 +7,9 @@ import json
 import os
 import sys
 
+from reprokit.cli import run_main
+from reprokit.errors import ConfigError
+
 #: hand3d ``plot_hand`` bones (RHD order): wrist to each finger's base, then base -> tip.
 BONES = tuple((0, 4 * f + 4) for f in range(5)) + tuple(
     (4 * f + 4 - i, 4 * f + 3 - i) for f in range(5) for i in range(3))
@@ -54,7 +57,7 @@ def _predict(args) -> int:
 
     bgr = cv2.imread(args.image, cv2.IMREAD_COLOR)
     if bgr is None:
-        raise SystemExit(f"cannot read image {args.image!r} (missing or not an image)")
+        raise ConfigError(f"cannot read image {args.image!r} (missing or not an image)")
     image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     seg = build_handsegnet("hand3d")
     pose = build_posenet("hand3d")
@@ -92,7 +95,7 @@ def _train(args) -> int:
                                    ("init", args.init), ("seed", args.seed)) if v is not None}
     if args.net == "handsegnet":
         if not args.rhd:
-            raise SystemExit("HandSegNet trains on RHD: pass --rhd (STB has no hand masks)")
+            raise ConfigError("HandSegNet trains on RHD: pass --rhd (STB has no hand masks)")
         cfg = dataclasses.replace(HandSegConfig(), **overrides)
         _, run = train_handsegnet(cfg, _records("rhd", args.rhd, "training"), "handsegnet",
                                   args.out, verbose=1)
@@ -108,7 +111,7 @@ def _train(args) -> int:
             _, run = train_posenet(cfg, _records(kind, args.rhd or args.stb, "training"),
                                    f"posenet-{kind}", args.out, verbose=1)
         else:
-            raise SystemExit("pass --rhd and/or --stb (both: R-train then S-train)")
+            raise ConfigError("pass --rhd and/or --stb (both: R-train then S-train)")
     print(f"weights in {os.path.join(run.checkpoints, 'final.weights.h5')}")
     return 0
 
@@ -123,7 +126,7 @@ def _evaluate(args) -> int:
     print(initialize(pose, args.posenet) or f"loaded {args.posenet}")
     if args.protocol == "full":
         if not (args.handsegnet and args.rhd):
-            raise SystemExit("--protocol full needs --handsegnet and --rhd")
+            raise ConfigError("--protocol full needs --handsegnet and --rhd")
         seg = build_handsegnet("hand3d" if args.variant == "hand3d" else "paper")
         print(initialize(seg, args.handsegnet) or f"loaded {args.handsegnet}")
         result = evaluate_full_pipeline(HandPosePipeline(seg, pose), _records(
@@ -131,7 +134,7 @@ def _evaluate(args) -> int:
     else:
         kind = "rhd" if args.rhd else "stb"
         if not (args.rhd or args.stb):
-            raise SystemExit("pass --rhd or --stb")
+            raise ConfigError("pass --rhd or --stb")
         records = _records(kind, args.rhd or args.stb, "evaluation")
         if kind == "rhd":                  # hand3d eval2d_gt_cropped: palm keypoint 0
             from handpose.data import rhd_hands
@@ -154,7 +157,6 @@ def _reproduce(args) -> int:
 
 
 def main(argv=None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = argparse.ArgumentParser(prog="python -m handpose")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("summary", help="parameter counts of the six model configurations"
@@ -203,8 +205,7 @@ def main(argv=None) -> int:
     r.add_argument("--out", default="runs")
     r.add_argument("--seed", type=int, default=0)
     r.set_defaults(fn=_reproduce)
-    args = parser.parse_args(argv)
-    return args.fn(args)
+    return run_main(parser, argv)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,10 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from reprokit.data import read_image
+from scipy.io import loadmat
+
+from reprokit.data import ImageRecordReader, read_image
+from reprokit.errors import ConfigError, DataFormatError
 from reprokit.safeload import load_pickle
 
 NUM_KEYPOINTS = 21
@@ -36,7 +39,7 @@ CROP_SIZE = 256
 def read_rhd_annotations(root: str, split: str = "training") -> dict:
     """The records of one RHD split: paths, uv (truncated), visibility, K, xyz."""
     if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        raise ConfigError(f"split must be one of {SPLITS}, got {split!r}")
     folder = os.path.join(root, split)
     path = os.path.join(folder, f"anno_{split}.pickle")
     if not os.path.exists(path):
@@ -44,23 +47,47 @@ def read_rhd_annotations(root: str, split: str = "training") -> dict:
                                 "RHD_published_v2 layout, see handpose.data)")
     anno = load_pickle(path)            # data only: no code runs from the file (reprokit.safeload)
     if not isinstance(anno, dict):
-        raise ValueError(f"{path}: expected a dict of samples, got {type(anno).__name__}")
-    ids = sorted(anno)
+        raise DataFormatError(path, "not an RHD annotation file", expected="a dict of samples",
+                              received=type(anno).__name__)
+    ids = sorted(anno, key=lambda k: (not isinstance(k, int), str(k)))
     rows = {"image_path": [], "mask_path": [], "uv": [], "visible": [], "K": [], "xyz": []}
     for i in ids:
+        if not isinstance(i, int) or isinstance(i, bool) or i < 0:
+            raise DataFormatError(path, "sample ids are non-negative integers", entry=repr(i))
         a = anno[i]
-        uv_vis = np.asarray(a["uv_vis"], np.float64)
-        if uv_vis.shape != (42, 3):
-            raise ValueError(f"{path}: sample {i} has uv_vis of shape {uv_vis.shape}, expected (42, 3)")
+        if not isinstance(a, dict):
+            raise DataFormatError(path, "a sample is a dict", entry=i,
+                                  expected="dict with uv_vis, K, xyz", received=type(a).__name__)
+        uv_vis = _rhd_array(path, i, a, "uv_vis", (42, 3))
         rows["image_path"].append(os.path.join(folder, "color", f"{i:05d}.png"))
         rows["mask_path"].append(os.path.join(folder, "mask", f"{i:05d}.png"))
         rows["uv"].append(np.trunc(uv_vis[:, :2]))            # hand3d: float -> int32 -> float
         rows["visible"].append(uv_vis[:, 2] > 0)
-        rows["K"].append(np.asarray(a["K"], np.float64))
-        rows["xyz"].append(np.asarray(a["xyz"], np.float64))
+        rows["K"].append(_rhd_array(path, i, a, "K", (3, 3)))
+        rows["xyz"].append(_rhd_array(path, i, a, "xyz", (42, 3)))
     return {"image_path": np.asarray(rows["image_path"]), "mask_path": np.asarray(rows["mask_path"]),
-            "uv": np.asarray(rows["uv"], np.float32), "visible": np.asarray(rows["visible"], np.float32),
-            "K": np.asarray(rows["K"], np.float32), "xyz": np.asarray(rows["xyz"], np.float32)}
+            "uv": np.asarray(rows["uv"], np.float32).reshape(-1, 42, 2),
+            "visible": np.asarray(rows["visible"], np.float32).reshape(-1, 42),
+            "K": np.asarray(rows["K"], np.float32).reshape(-1, 3, 3),
+            "xyz": np.asarray(rows["xyz"], np.float32).reshape(-1, 42, 3)}
+
+
+def _rhd_array(path, index, sample: dict, key: str, shape) -> np.ndarray:
+    """One field of an RHD sample as a finite float64 array of ``shape`` (or a named error)."""
+    if key not in sample:
+        raise DataFormatError(path, "field missing", entry=index, key=key,
+                              expected=f"an array of shape {shape}")
+    try:
+        value = np.asarray(sample[key], np.float64)
+    except (TypeError, ValueError) as err:
+        raise DataFormatError(path, "not a numeric array", entry=index, key=key,
+                              expected=f"shape {shape}", received=repr(sample[key])[:60]) from err
+    if value.shape != tuple(shape):
+        raise DataFormatError(path, "wrong shape", entry=index, key=key, expected=shape,
+                              received=value.shape)
+    if not np.all(np.isfinite(value)):
+        raise DataFormatError(path, "non-finite values (NaN or inf)", entry=index, key=key)
+    return value
 
 
 def select_hand(mask, uv, visible, use_wrist_coord: bool = False):
@@ -134,16 +161,46 @@ def gaussian_maps(uv, visible, size=(CROP_SIZE, CROP_SIZE), sigma: float = SIGMA
     return tf.exp(-d2 / sigma ** 2) * keep[None, None, :]
 
 
-def decode_rhd(record, use_wrist_coord: bool = False) -> dict:
-    """``tf.data`` decode of one RHD record: image, part mask, and the selected 21-kp hand
-    (keypoint 0 = palm unless ``use_wrist_coord``)."""
-    image = read_image(record["image_path"])
-    image.set_shape([None, None, 3])
-    mask = read_image(record["mask_path"], channels=1)[..., 0]
-    uv21, vis21, side, hand_mask = select_hand(mask, record["uv"], record["visible"],
-                                              use_wrist_coord)
-    return {"image": image, "keypoints": uv21, "visible": vis21, "hand_side": side,
-            "hand_mask": hand_mask, "meta": {"index": record["index"], "path": record["image_path"]}}
+class RHDReader(ImageRecordReader):
+    """RHD records (:func:`read_rhd_annotations`) as canonical examples: ``image``, the selected
+    hand's 21 ``keypoints`` / ``visible`` (keypoint 0 = palm unless ``use_wrist_coord``),
+    ``hand_side`` and ``hand_mask`` (hand3d ``BinaryDbReader``, :func:`select_hand`)."""
+
+    def __init__(self, records: dict, use_wrist_coord: bool = False):
+        super().__init__({k: records[k] for k in ("image_path", "mask_path", "uv", "visible")})
+        self.use_wrist_coord = use_wrist_coord
+
+    def decode(self, record) -> dict:
+        image = read_image(record["image_path"])
+        image.set_shape([None, None, 3])
+        mask = read_image(record["mask_path"], channels=1)[..., 0]
+        uv21, vis21, side, hand_mask = select_hand(mask, record["uv"], record["visible"],
+                                                  self.use_wrist_coord)
+        return {"image": image, "keypoints": uv21, "visible": vis21, "hand_side": side,
+                "hand_mask": hand_mask,
+                "meta": {"index": record["index"], "path": record["image_path"]}}
+
+
+class HandImageReader(ImageRecordReader):
+    """21-keypoint hand records (STB, or RHD reduced by :func:`rhd_hands`): ``image``,
+    ``keypoints`` from ``uv`` and ``visible``."""
+
+    def __init__(self, records: dict):
+        super().__init__({k: records[k] for k in ("image_path", "uv", "visible")})
+
+    def decode(self, record) -> dict:
+        image = read_image(record["image_path"])   # names a corrupt file in its error
+        image.set_shape([None, None, 3])
+        return {"image": image, "keypoints": tf.cast(record["uv"], tf.float32),
+                "visible": tf.cast(record["visible"], tf.float32),
+                "meta": {"index": record["index"], "path": record["image_path"]}}
+
+
+def hand_reader(records: dict, use_wrist_coord: bool = False) -> ImageRecordReader:
+    """:class:`RHDReader` for RHD records (they have ``mask_path``), else :class:`HandImageReader`."""
+    if "mask_path" in records:
+        return RHDReader(records, use_wrist_coord)
+    return HandImageReader(records)
 
 
 def rhd_hands(records: dict, use_wrist_coord: bool = False) -> dict:
@@ -169,7 +226,8 @@ def rhd_hands(records: dict, use_wrist_coord: bool = False) -> dict:
             "visible": np.stack(vis), "hand_side": np.stack(side)}
 
 
-__all__ = ["CROP_SIZE", "NUM_KEYPOINTS", "SIGMA", "crop_keypoints", "decode_rhd", "gaussian_maps",
+__all__ = ["CROP_SIZE", "HandImageReader", "NUM_KEYPOINTS", "RHDReader", "SIGMA", "crop_keypoints",
+           "gaussian_maps", "hand_reader",
            "gt_crop_params", "read_rhd_annotations", "rhd_hands", "select_hand"]
 
 
@@ -195,6 +253,29 @@ def stb_project(xyz_mm, view: str = "left"):
     return np.stack([u, v], -1)
 
 
+def _stb_hand_para(label: str) -> np.ndarray:
+    """``handPara`` ``(3, 21, N)`` of one STB label file, or a named error."""
+    try:
+        mat = loadmat(label)
+    except Exception as err:         # scipy raises several types for damaged files
+        raise DataFormatError(label, f"not a readable MATLAB file ({type(err).__name__}: {err}); "
+                              "truncated?") from err
+    if "handPara" not in mat:
+        raise DataFormatError(label, "field missing", key="handPara",
+                              expected="(3, 21, N) joint positions in mm",
+                              received=f"keys {sorted(k for k in mat if not k.startswith('__'))}")
+    try:
+        para = np.asarray(mat["handPara"], np.float64)
+    except (TypeError, ValueError) as err:
+        raise DataFormatError(label, "not a numeric array", key="handPara") from err
+    if para.ndim != 3 or para.shape[:2] != (3, 21):
+        raise DataFormatError(label, "wrong shape", key="handPara", expected="(3, 21, N)",
+                              received=para.shape)
+    if not np.all(np.isfinite(para)):
+        raise DataFormatError(label, "non-finite values (NaN or inf)", key="handPara")
+    return para
+
+
 def read_stb(root: str, sequences=STB_EVAL, views=("left", "right"), wrist: bool = False) -> dict:
     """STB records from the published layout (``labels/<seq>_BB.mat`` with ``handPara``
     ``(3, 21, N)`` in mm; images ``<seq>/BB_{left,right}_<i>.png``).
@@ -203,16 +284,12 @@ def read_stb(root: str, sequences=STB_EVAL, views=("left", "right"), wrist: bool
     intrinsics; all keypoints are visible. Keypoint 0 is STB's palm centre; ``wrist=True``
     extrapolates a wrist as ``kp16 + 2 (kp0 - kp16)`` (hand3d's choice, §4.2).
     """
-    from scipy.io import loadmat
-
     rows = {"image_path": [], "uv": [], "xyz": [], "visible": []}
     for seq in sequences:
         label = os.path.join(root, "labels", f"{seq}_BB.mat")
         if not os.path.exists(label):
             raise FileNotFoundError(f"STB labels {label!r} not found (see handpose.data)")
-        para = np.asarray(loadmat(label)["handPara"], np.float64)
-        if para.ndim != 3 or para.shape[:2] != (3, 21):
-            raise ValueError(f"{label}: handPara has shape {para.shape}, expected (3, 21, N)")
+        para = _stb_hand_para(label)
         xyz = para.transpose(2, 1, 0)[:, list(STB_TO_RHD)]
         if wrist:
             xyz[:, 0] = xyz[:, 16] + 2 * (xyz[:, 0] - xyz[:, 16])

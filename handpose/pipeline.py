@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from handpose.codec import ScoreMapCodec
 from handpose.model import bilinear_resize, preprocess
 
 #: hand3d's default inference size (run.py, eval2d.py: RHD 320x320 is resized to 240x320).
@@ -109,21 +110,6 @@ def crop_image_from_xy(image, center, scale, crop_size: int = CROP_SIZE):
                                     [crop_size, crop_size], method="bilinear", extrapolation_value=0)
 
 
-def detect_keypoints(scoremaps):
-    """Per-channel argmax ``(N, K, 2)`` as ``(row, col)`` (hand3d ``detect_keypoints``)."""
-    s = np.asarray(scoremaps)
-    n, h, w, k = s.shape
-    idx = s.transpose(0, 3, 1, 2).reshape(n, k, h * w).argmax(-1)
-    return np.stack(np.divmod(idx, w), -1).astype(np.float32)
-
-
-def trafo_coords(keypoints_rc, center, scale, crop_size: int = CROP_SIZE):
-    """Crop ``(row, col)`` -> image ``(row, col)``: ``(rc - crop_size // 2) / scale + center``."""
-    kp = np.asarray(keypoints_rc, np.float32)
-    scale = np.asarray(scale, np.float32).reshape(-1, 1, 1)
-    return (kp - crop_size // 2) / scale + np.asarray(center, np.float32).reshape(-1, 1, 2)
-
-
 class HandPosePipeline:
     """HandSegNet -> single hand -> crop -> PoseNet -> 21 keypoints in image pixels.
 
@@ -165,14 +151,12 @@ class HandPosePipeline:
         crop = crop_image_from_xy(x, center, scale)
         maps = self.posenet(crop, training=False)
         last = maps[-1] if isinstance(maps, (list, tuple)) else maps
-        big = bilinear_resize(last, [CROP_SIZE, CROP_SIZE], self.resize).numpy()
-        rc = detect_keypoints(big)
-        scores = big.reshape(len(big), -1, big.shape[-1]).max(1)
-        image_rc = trafo_coords(rc, center, scale) * factor
+        uv, scores = ScoreMapCodec(CROP_SIZE, resize=self.resize).decode(last, center, scale)
+        uv = uv * factor[::-1]
         # the same window crop_image_from_xy used, (y1, x1, y2, x2) normalised -> (u1, v1, u2, v2)
         box = crop_boxes(center, scale, size).numpy()[:, [1, 0, 3, 2]]
         box = box * np.array([orig_hw[1], orig_hw[0], orig_hw[1], orig_hw[0]], np.float32)
-        out = {"keypoints": image_rc[..., ::-1].copy(), "scores": scores, "mask": mask,
+        out = {"keypoints": uv, "scores": scores, "mask": mask,
                "center": center, "crop_scale": scale, "crop": crop.numpy(), "crop_box": box}
         if single:
             out = {k: v[0] for k, v in out.items()}
@@ -180,5 +164,4 @@ class HandPosePipeline:
 
 
 __all__ = ["CROP_SIZE", "HandPosePipeline", "INFERENCE_SIZE", "calc_center_bb", "crop_boxes",
-           "crop_image_from_xy", "crop_scale", "detect_keypoints", "single_obj_scoremap",
-           "trafo_coords"]
+           "crop_image_from_xy", "crop_scale", "single_obj_scoremap"]

@@ -117,7 +117,9 @@ def _train_row(row_id: str, config: dict) -> dict:
     from handpose.corruptions import corruption_sets
     from handpose.data import read_stb
     from handpose.model import build_posenet
-    from handpose.train import PoseNetConfig, evaluate_gt_cropped, train_posenet
+    from handpose.evaluate import evaluate_gt_cropped
+    from handpose.spec import PoseNetConfig
+    from handpose.train import train_posenet
 
     row = config["row"]
     train_set, model_name = row.split("/")

@@ -14,7 +14,7 @@ import pickle
 import cv2
 import numpy as np
 
-from reprokit.synthetic import HAND21, render_figure
+from reprokit.synthetic import HAND21, mark_synthetic, render_figure
 
 #: Our 6 hand parts (thumb..little, palm) -> RHD mask ids per side (RHD: 2-17 left, 18-33 right).
 LEFT_IDS, RIGHT_IDS = tuple(range(2, 8)), tuple(range(18, 24))
@@ -30,6 +30,7 @@ def write_synthetic_rhd(root: str, split: str = "training", count: int = 32,
         return root
     for sub in ("color", "mask", "depth"):
         os.makedirs(os.path.join(folder, sub), exist_ok=True)
+    mark_synthetic(root)
     rng = np.random.default_rng(seed)
     anno = {}
     depth = np.zeros(tuple(image_size) + (3,), np.uint8)
@@ -78,6 +79,7 @@ def write_synthetic_stb(root: str, sequences=("B1Counting",), frames: int = 4,
     from handpose.data import STB_BASELINE_MM, STB_CX, STB_CY, STB_FOCAL, STB_TO_RHD
 
     os.makedirs(os.path.join(root, "labels"), exist_ok=True)
+    mark_synthetic(root)
     inverse = np.argsort(STB_TO_RHD)                 # RHD order -> STB order
     for s, seq in enumerate(sequences):
         os.makedirs(os.path.join(root, seq), exist_ok=True)

@@ -10,6 +10,9 @@ import argparse
 import os
 import sys
 
+from reprokit.cli import run_main
+from reprokit.errors import ConfigError
+
 
 def _summary(args) -> int:
     from hourglass.presets import PRESETS, build_preset, get_preset
@@ -39,7 +42,7 @@ def _convert(args) -> int:
     model = build_stacked_hourglass(args.stacks, args.keypoints, stem=stem)
     report = load_checkpoint(model, args.src, args.format, strict=not args.non_strict)
     if not args.dst.endswith(".weights.h5"):
-        raise SystemExit(f"DST must end in .weights.h5 (Keras 3), got {args.dst!r}")
+        raise ConfigError(f"DST must end in .weights.h5 (Keras 3), got {args.dst!r}")
     model.save_weights(args.dst)
     print(report)
     print(f"wrote {args.dst} ({model.name}, stem {stem})")
@@ -56,6 +59,7 @@ def _data_dir(args) -> str:
 
 
 def _train_config(args):
+    """The run spec from the flags, validated before any data or run directory is written."""
     import json
 
     from hourglass.reproduce import SCALES
@@ -66,9 +70,12 @@ def _train_config(args):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
     if args.model:
-        settings["model"] = json.loads(args.model)
-    return TrainConfig(preset=args.preset, data_dir=_data_dir(args), recipe=args.recipe,
-                       seed=args.seed, **settings)
+        try:
+            settings["model"] = json.loads(args.model)
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"--model must be a JSON object, got {args.model!r} ({err})") from None
+    spec = TrainConfig(preset=args.preset, recipe=args.recipe, seed=args.seed, **settings)
+    return spec.replace(data_dir=_data_dir(args))
 
 
 def _train(args) -> int:
@@ -80,70 +87,24 @@ def _train(args) -> int:
     return 0
 
 
-def _load_run(run_dir: str, weights: str | None = None):
-    """Model, config and recipe of a training run directory."""
-    from hourglass.train import build_model, get_recipe, load_config
-
-    cfg = load_config(os.path.join(run_dir, "config.json"))
-    model = build_model(cfg)
-    ckpt = os.path.join(run_dir, "checkpoints")
-    path = weights or next((os.path.join(ckpt, f) for f in ("best.weights.h5", "final.weights.h5")
-                            if os.path.exists(os.path.join(ckpt, f))), None)
-    if path is None:
-        raise SystemExit(f"{run_dir}: no checkpoints/best.weights.h5 or final.weights.h5 "
-                         "(has the run finished an epoch?)")
-    model.load_weights(path)
-    return model, cfg, get_recipe(cfg.recipe)
-
-
 def _evaluate(args) -> int:
-    import json
+    from hourglass.predict import evaluate_run
 
-    from hourglass.data import load_mpii
-    from hourglass.evaluate import evaluate, write_results
-    from reprokit.training import RunDir
-
-    model, cfg, recipe = _load_run(args.run, args.weights)
-    records = load_mpii(args.data_dir or cfg.data_dir, "valid", cfg.source, args.limit)
-    run = RunDir(args.run)
-    results = evaluate(model, records, cfg.input_size, recipe.mean, not args.no_flip,
-                       args.variant, tuple(args.extra_variants),
-                       curve_path=run.file("pckh_curve.png"))
-    previous = {}
-    if os.path.exists(run.file("results.json")):
-        previous = json.load(open(run.file("results.json"), encoding="utf-8"))
-    results = {**{k: v for k, v in previous.items() if k in ("train_seconds", "steps", "params")},
-               **results}
-    print(open(write_results(run, results, f"{cfg.preset} ({cfg.recipe} recipe)"),
-               encoding="utf-8").read())
+    print(evaluate_run(args.run, args.weights, args.data_dir, not args.no_flip, args.variant,
+                       tuple(args.extra_variants), args.limit))
     return 0
 
 
 def _predict(args) -> int:
-    import json
+    from hourglass.predict import load_predictor, predict_file
 
-    import cv2
-
-    from hourglass.data import MPII
-    from hourglass.evaluate import draw_pose, predict_image
-
-    model, cfg, recipe = _load_run(args.run, args.weights)
-    bgr = cv2.imread(args.image, cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise SystemExit(f"cannot read image {args.image!r} (missing or not an image)")
-    image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    out = predict_image(model, image, cfg.input_size, recipe.mean, args.center, args.scale,
-                        not args.no_flip)
-    stem = os.path.splitext(args.output or args.image)[0]
-    data = {"image": os.path.abspath(args.image), "center": out["center"], "scale": out["scale"],
-            "keypoints": [{"name": n, "x": float(x), "y": float(y), "score": float(s)}
-                          for n, (x, y), s in zip(MPII.keypoint_names, out["keypoints"],
-                                                  out["scores"])]}
-    with open(stem + ".keypoints.json", "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2)
-    overlay = draw_pose(image, out["keypoints"], out["scores"])
-    cv2.imwrite(stem + ".overlay.png", cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
-    print(f"wrote {stem}.keypoints.json and {stem}.overlay.png")
+    weights = args.weights or args.run
+    predictor = load_predictor(weights, args.format, args.stacks)
+    data = predict_file(args.image, predictor, args.center, args.scale, not args.no_flip,
+                        args.output, args.force)
+    if data["warning"]:
+        print(f"WARNING: {data['warning']}", file=sys.stderr)
+    print(f"wrote {data['outputs']['json']} and {data['outputs']['png']}")
     return 0
 
 
@@ -164,7 +125,6 @@ def _data_args(p):
 
 
 def main(argv=None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = argparse.ArgumentParser(prog="python -m hourglass")
     sub = parser.add_subparsers(dest="command", required=True)
     s = sub.add_parser("summary", help="parameters, FLOPs and layers per preset, beside CV701's column")
@@ -201,13 +161,19 @@ def main(argv=None) -> int:
     e.add_argument("--limit", type=int, default=None)
     e.set_defaults(fn=_evaluate)
 
-    p = sub.add_parser("predict", help="keypoints JSON and an overlay PNG for one image")
+    p = sub.add_parser("predict", help="keypoints JSON and an overlay PNG for one image "
+                       "(<image>.hourglass.json / .png)")
     p.add_argument("image")
-    p.add_argument("--run", required=True, help="run directory (from train)")
-    p.add_argument("--weights", default=None)
+    p.add_argument("--weights", default=None, help="a run directory, a .weights.h5 (from a run "
+                   "or convert), or a bearpaw/princeton .pth/.npz; default: random weights (warned)")
+    p.add_argument("--run", default=None, help="a run directory (same as --weights DIR)")
+    p.add_argument("--format", choices=("bearpaw", "princeton"), default="bearpaw",
+                   help="architecture of weights that are not from a run (as convert)")
+    p.add_argument("--stacks", type=int, default=2, help="stacks of weights not from a run")
+    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     p.add_argument("--center", type=float, nargs=2, metavar=("X", "Y"), default=None)
     p.add_argument("--scale", type=float, default=None, help="person box side / 200 px")
-    p.add_argument("--output", default=None, help="output stem (default: next to the image)")
+    p.add_argument("--output", default=None, help="output stem (default: the image's)")
     p.add_argument("--no-flip", action="store_true")
     p.set_defaults(fn=_predict)
 
@@ -219,8 +185,7 @@ def main(argv=None) -> int:
                    help="rows trained in parallel processes (default: 2 for smoke, else 1)")
     _data_args(r)
     r.set_defaults(fn=_reproduce)
-    args = parser.parse_args(argv)
-    return args.fn(args)
+    return run_main(parser, argv)
 
 
 if __name__ == "__main__":

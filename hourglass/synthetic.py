@@ -21,7 +21,7 @@ import numpy as np
 
 from hourglass.data import CENTER_SHIFT, NUM_JOINTS, SCALE_FACTOR
 from reprokit.metrics.keypoints import head_size_from_boxes
-from reprokit.synthetic import HUMAN16, render_figure
+from reprokit.synthetic import HUMAN16, mark_synthetic, render_figure
 
 FORMATS = ("h5", "detections", "json", "mat")
 
@@ -162,6 +162,7 @@ def write_synthetic_mpii(data_dir: str, num_train: int = 256, num_valid: int = 6
                     [0] * num_train + [1] * num_valid, image_size)
     if "mat" in formats:
         _write_release(os.path.join(data_dir, "mpii_human_pose_v1_u12_1.mat"), rows, names)
+    mark_synthetic(data_dir)
     with open(done, "w") as f:
         f.write(stamp)
     return data_dir

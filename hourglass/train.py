@@ -257,6 +257,7 @@ def train(cfg: TrainConfig, runs_root: str = "runs", name: str | None = None, ve
     train_rec = load_mpii(cfg.data_dir, "train", cfg.source, cfg.train_limit)
     valid_rec = load_mpii(cfg.data_dir, "valid", cfg.source, cfg.valid_limit)
     run = create_run_dir(name or f"hourglass-{cfg.preset}", cfg.to_dict(), runs_root)
+    run.record_data(cfg.data_dir)
     set_seed(cfg.seed, deterministic_ops=False)
     steps = cfg.steps_per_epoch or recipe.steps_per_epoch or math.ceil(
         len(train_rec["image_path"]) / cfg.batch_size)

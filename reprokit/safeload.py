@@ -17,6 +17,8 @@ import pickle
 
 import numpy as np
 
+from reprokit.errors import DataFormatError, ReprokitError
+
 #: The only globals a data pickle may name: numpy array / scalar / dtype reconstruction (the
 #: ``numpy.core`` spelling NumPy < 2 wrote and ``numpy._core`` of NumPy 2) and
 #: ``_codecs.encode``, which protocol-2 pickles written by Python 3 use for ``bytes``.
@@ -29,7 +31,7 @@ ALLOWED = frozenset({
 })
 
 
-class UnsafeFileError(pickle.UnpicklingError):
+class UnsafeFileError(ReprokitError, pickle.UnpicklingError):
     """A data file asked for a global outside :data:`ALLOWED` (it would run code on load)."""
 
 
@@ -73,7 +75,8 @@ def load_pickle(path: str):
     Raises:
         UnsafeFileError: the file names a global outside :data:`ALLOWED`; the message names
             the file and the global. Nothing from the file has been called.
-        ValueError: the file is not a pickle or is truncated (the message names the file).
+        DataFormatError: the file is not a pickle or is truncated (the message names the
+            file; a ``ValueError``).
     """
     with open(path, "rb") as f:
         data = f.read()
@@ -81,9 +84,9 @@ def load_pickle(path: str):
         return loads(data, path)
     except UnsafeFileError:
         raise
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError) as err:
-        raise ValueError(f"{path}: not a readable pickle ({type(err).__name__}: {err}); "
-                         "truncated or a different format?") from err
+    except Exception as err:     # a damaged pickle raises any of a dozen types
+        raise DataFormatError(path, f"not a readable pickle ({type(err).__name__}: {err}); "
+                              "truncated or a different format?") from err
 
 
 def load_npy(path: str):
@@ -100,18 +103,22 @@ def load_npy(path: str):
                 _, _, dtype = np.lib.format.read_array_header_1_0(f)
             else:
                 _, _, dtype = np.lib.format.read_array_header_2_0(f)
-        except ValueError as err:
-            raise ValueError(f"{path}: not a .npy file ({err})") from err
+        except Exception as err:
+            raise DataFormatError(path, f"not a .npy file ({type(err).__name__}: {err})") from err
         if not dtype.hasobject:
-            return np.load(path, allow_pickle=False)
+            try:
+                return np.load(path, allow_pickle=False)
+            except Exception as err:
+                raise DataFormatError(path, f"damaged .npy array ({type(err).__name__}: {err}); "
+                                      "truncated?") from err
         payload = f.read()
     try:
         array = loads(payload, path)
     except UnsafeFileError:
         raise
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError) as err:
-        raise ValueError(f"{path}: the pickled content of this .npy cannot be read "
-                         f"({type(err).__name__}: {err}); truncated?") from err
+    except Exception as err:
+        raise DataFormatError(path, "the pickled content of this .npy cannot be read "
+                              f"({type(err).__name__}: {err}); truncated?") from err
     if isinstance(array, np.ndarray) and array.dtype == object and array.shape == ():
         return array.item()
     return array

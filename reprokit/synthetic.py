@@ -15,9 +15,39 @@ label at its pixel belongs to one of its own bones.
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import cv2
 import numpy as np
+
+#: Marker file every synthetic writer puts at its dataset root: predictions from weights
+#: trained below such a root carry a "trained on synthetic data only" warning.
+MARKER = "SYNTHETIC"
+
+
+def mark_synthetic(root: str) -> str:
+    """Write the :data:`MARKER` file into ``root`` (created if needed); returns ``root``."""
+    os.makedirs(root, exist_ok=True)
+    with open(os.path.join(root, MARKER), "w", encoding="utf-8") as f:
+        f.write("Synthetic data written by reprokit (figures rendered from random poses in the "
+                "real on-disk format); not a real dataset.\n")
+    return root
+
+
+def is_synthetic(path: str, levels: int = 6) -> bool:
+    """Whether ``path`` (a file or folder) lies inside a dataset written by a synthetic writer
+    (a :data:`MARKER` file in it or one of its ``levels`` parents)."""
+    folder = os.path.abspath(str(path))
+    if not os.path.isdir(folder):
+        folder = os.path.dirname(folder)
+    for _ in range(levels + 1):
+        if os.path.exists(os.path.join(folder, MARKER)):
+            return True
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    return False
 
 #: Colour of the optional joint markers (pure magenta; no palette or background colour is near).
 MARKER_COLOR = (255, 0, 255)

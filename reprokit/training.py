@@ -29,6 +29,7 @@ import tensorflow as tf
 from reprokit import __version__
 from reprokit.callbacks import (BestCheckpoint, MetricLogger, PeriodicValidation, RunBackup,
                                 save_weights_atomic, write_json_atomic)
+from reprokit.synthetic import is_synthetic
 
 logger = logging.getLogger("reprokit")
 
@@ -79,6 +80,21 @@ class RunDir:
     def mark_finished(self):
         with open(self.file("DONE"), "w", encoding="utf-8") as f:
             f.write(_dt.datetime.now().isoformat() + "\n")
+
+    def record_data(self, path: str):
+        """Write ``data.json``: the training data's location and whether it is synthetic
+        (:func:`reprokit.synthetic.is_synthetic`); ``predict`` warns from it."""
+        write_json_atomic(self.file("data.json"), {"path": os.path.abspath(str(path)),
+                                                   "synthetic": is_synthetic(path)})
+
+    @property
+    def synthetic_data(self) -> bool | None:
+        """Whether the run trained on synthetic data (``None``: not recorded)."""
+        path = self.file("data.json")
+        if not os.path.exists(path):
+            return None
+        with open(path, encoding="utf-8") as f:
+            return bool(json.load(f).get("synthetic"))
 
     @property
     def train_seconds(self) -> float | None:

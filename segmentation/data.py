@@ -24,6 +24,7 @@ import os
 import cv2
 import numpy as np
 
+from reprokit.synthetic import is_synthetic, mark_synthetic
 from segmentation.labels import HEAD
 
 SPLITS = ("train", "val", "test")
@@ -217,6 +218,8 @@ def extract_frames(root: str, out_dir: str, split: str = "train", run: str = "ru
         by_clip.setdefault(c, []).append(t)
     for sub in ("images", "labels"):
         os.makedirs(os.path.join(out_dir, sub), exist_ok=True)
+    if is_synthetic(root):                  # frames of a synthetic SURREAL stay marked
+        mark_synthetic(out_dir)
     records = {"image_path": [], "label_path": [], "joints2d": [], "clip": [], "frame": []}
     for clip, frames in tqdm(by_clip.items(), desc=f"SURREAL {split}", unit="clip",
                              disable=not progress):

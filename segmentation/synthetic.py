@@ -16,7 +16,7 @@ import os
 import cv2
 import numpy as np
 
-from reprokit.synthetic import SMPL29, render_figure
+from reprokit.synthetic import SMPL29, mark_synthetic, render_figure
 
 
 def write_synthetic_surreal(root: str, split: str = "train", clips: int = 2, frames: int = 8,
@@ -33,6 +33,7 @@ def write_synthetic_surreal(root: str, split: str = "train", clips: int = 2, fra
     done = os.path.join(folder, ".complete")
     if os.path.exists(done) and open(done).read() == stamp:
         return root
+    mark_synthetic(root)
     h, w = image_size
     for c in range(clips):
         seq = f"{seed:02d}_{c + 1:02d}"

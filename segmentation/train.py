@@ -66,6 +66,7 @@ def train_segmentation(cfg: SegTrainConfig, runs_root: str = "runs", name: str |
     weights = (compute_class_weights(os.path.join(spec.data_dir, "train"), spec.weighting)
                if spec.weighting else None)
     run = create_run_dir(name, spec.to_dict(), runs_root)
+    run.record_data(spec.data_dir)
     set_seed(spec.seed, deterministic_ops=False)
     kinds = spec.output_kinds
     seg_output = max(i for i, k in enumerate(kinds) if k == "labels")

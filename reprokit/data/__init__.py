@@ -30,7 +30,7 @@ have both). After batching every tensor gains a leading batch axis.
 
 from reprokit.data.crop import RandomScaleCrop
 from reprokit.data.meta import DatasetMeta, flip_pairs_to_index
-from reprokit.data.pipeline import ImageRecordReader, build_dataset, read_image
+from reprokit.data.pipeline import ImageRecordReader, build_dataset, load_rgb, read_image
 from reprokit.data.transforms import (
     AffineCrop,
     ChannelScale,
@@ -54,6 +54,7 @@ __all__ = [
     "affine_matrix",
     "apply_affine",
     "build_dataset",
+    "load_rgb",
     "flip_pairs_to_index",
     "hflip",
     "read_image",

@@ -18,8 +18,11 @@ import logging
 import os
 from typing import Callable, Mapping
 
+import cv2
 import numpy as np
 import tensorflow as tf
+
+from reprokit.errors import DataFormatError
 
 logger = logging.getLogger("reprokit.data")
 
@@ -85,6 +88,27 @@ def read_image(path: tf.Tensor, channels: int = 3) -> tf.Tensor:
     with tf.control_dependencies([check]):
         image = tf.io.decode_image(contents, channels=channels, expand_animations=False)
     return image
+
+
+def load_rgb(path) -> np.ndarray:
+    """Read an image file as uint8 RGB ``(H, W, 3)`` in numpy (OpenCV decoding).
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        reprokit.errors.DataFormatError: the file is empty, truncated (a JPEG without its
+            end-of-image marker, a PNG without IEND: OpenCV would decode the part it has and
+            fill the rest with grey) or not an image; the message names the file.
+    """
+    path = str(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"image {path!r} not found")
+    problem = _image_ok_numpy(path)
+    if problem:
+        raise DataFormatError(path, problem)
+    bgr = cv2.imread(path, cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise DataFormatError(path, "cannot be decoded as an image")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 class ImageRecordReader:

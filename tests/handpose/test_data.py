@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from handpose.data import (crop_keypoints, decode_rhd, gaussian_maps, gt_crop_params,
+from handpose.data import (RHDReader, crop_keypoints, gaussian_maps, gt_crop_params,
                            read_rhd_annotations, select_hand)
 from handpose.synthetic import write_synthetic_rhd
-from reprokit.data import ImageRecordReader, build_dataset
+from reprokit.data import build_dataset
 
 
 @pytest.fixture(scope="module")
@@ -19,8 +19,7 @@ def test_reader_truncates_uv_and_picks_the_hand_with_more_mask_pixels(rhd):
     rec = read_rhd_annotations(rhd, "evaluation")
     assert rec["uv"].shape == (6, 42, 2) and rec["K"].shape == (6, 3, 3)
     assert np.all(rec["uv"] == np.trunc(rec["uv"]))
-    reader = ImageRecordReader({k: rec[k] for k in ("image_path", "mask_path", "uv", "visible")})
-    reader.decode = decode_rhd
+    reader = RHDReader(rec)
     batch = next(iter(build_dataset(reader, batch_size=6)))
     side = batch["hand_side"].numpy()
     left = rec["visible"][:, :21].sum(1) > 0

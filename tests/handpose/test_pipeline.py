@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from handpose.codec import detect_keypoints, trafo_coords
 from handpose.pipeline import (calc_center_bb, crop_boxes, crop_image_from_xy, crop_scale,
-                               detect_keypoints, single_obj_scoremap, trafo_coords)
+                               single_obj_scoremap)
 
 
 def _logits(fg):

@@ -9,7 +9,9 @@ from handpose.corruptions import corruption_sets
 from handpose.data import read_stb
 from handpose.reproduce import mean_pose_chance, table4_markdown, write_noise_copies
 from handpose.synthetic import write_synthetic_stb
-from handpose.train import PoseNetConfig, evaluate_gt_cropped, train_dataset, train_posenet
+from handpose.evaluate import evaluate_gt_cropped
+from handpose.spec import PoseNetConfig
+from handpose.train import train_dataset, train_posenet
 
 TINY = dict(width=0.0625, crop_size=32, steps=4, batch_size=2, boundaries=(2, 3),
             values=(1e-3, 1e-4, 1e-5), center_noise=2.0, uv_noise=0.3, steps_per_epoch=2)
@@ -100,7 +102,8 @@ def test_predict_cli_writes_keypoints_and_overlay(tmp_path):
 def test_handsegnet_trains_on_synthetic_rhd_crops(tmp_path):
     from handpose.data import read_rhd_annotations
     from handpose.synthetic import write_synthetic_rhd
-    from handpose.train import HandSegConfig, handseg_dataset, train_handsegnet
+    from handpose.spec import HandSegConfig
+    from handpose.train import handseg_dataset, train_handsegnet
 
     root = write_synthetic_rhd(str(tmp_path / "rhd"), "training", 4, image_size=(96, 96), seed=2)
     rec = read_rhd_annotations(root, "training")
@@ -153,7 +156,8 @@ def test_rhd_records_feed_posenet_with_palm_or_wrist(rhd):
 def test_two_phase_r_train_then_s_train_reuses_a_finished_phase(rhd, stb, tmp_path):
     import glob
 
-    from handpose.train import initialize, train_posenet_two_phase
+    from handpose.spec import initialize
+    from handpose.train import train_posenet_two_phase
 
     cfg = PoseNetConfig(**TINY)
     model, run = train_posenet_two_phase(cfg, rhd, stb[0], "pn", str(tmp_path), r_steps=2)
@@ -163,7 +167,7 @@ def test_two_phase_r_train_then_s_train_reuses_a_finished_phase(rhd, stb, tmp_pa
     assert config["init"] == os.path.join(phase1[0], "checkpoints", "final.weights.h5")
     assert json.load(open(os.path.join(phase1[0], "config.json")))["steps"] == 2
     # phase 2 starts from phase 1: a model built from phase 2's config holds phase 1's weights
-    start = dataclasses_replace(cfg, init=config["init"]).build()
+    start = cfg.replace(init=config["init"]).build()
     ref = cfg.build()
     ref.load_weights(config["init"])
     for a, b in zip(start.weights, ref.weights):
@@ -175,19 +179,13 @@ def test_two_phase_r_train_then_s_train_reuses_a_finished_phase(rhd, stb, tmp_pa
         initialize(cfg.build(), str(tmp_path / "missing-cpm"))
 
 
-def dataclasses_replace(cfg, **kw):
-    import dataclasses
-
-    return dataclasses.replace(cfg, **kw)
-
-
 def test_full_pipeline_protocol_wrist_vs_palm_and_frame(rhd):
     """A pipeline that returns the ground-truth palm hand exactly: EPE 0 with palm GT; with the
     paper's wrist GT only keypoint 0 errs, by |wrist - palm| in the 240 x 320 frame."""
     import cv2
 
     from handpose.data import select_hand
-    from handpose.train import evaluate_full_pipeline
+    from handpose.evaluate import evaluate_full_pipeline
 
     truth = {}
     for i, (uv, vis, mp) in enumerate(zip(rhd["uv"], rhd["visible"], rhd["mask_path"])):
@@ -251,7 +249,7 @@ def test_paper_schedules_are_hand3d_scripts_and_step():
     """hand3d training_posenet.py / training_handsegnet.py: Adam (TF1 eps 1e-8), batch 8,
     PoseNet 30k at 1e-4 / 1e-5 / 1e-6 (boundaries 10k, 20k), HandSegNet 40k at 1e-5 / 1e-6 /
     1e-7 (20k, 30k); ours steps (theirs never advances global_step)."""
-    from handpose.train import HandSegConfig, PoseNetConfig
+    from handpose.spec import HandSegConfig, PoseNetConfig
     from reprokit.callbacks import PiecewiseConstantByIteration
     from reprokit.training import make_optimizer
 

@@ -116,12 +116,12 @@ def test_predict_cli_on_real_photographs(real_dir, tmp_path):
         stem = str(tmp_path / os.path.splitext(os.path.basename(image))[0])
         assert cli.main(["predict", image, "--run", str(run), "--output", stem + ".jpg", *extra]) == 0
         h, w = cv2.imread(image).shape[:2]
-        assert cv2.imread(stem + ".overlay.png").shape[:2] == (h, w)
-        assert len(json.load(open(stem + ".keypoints.json"))["keypoints"]) == 16
+        assert cv2.imread(stem + ".hourglass.png").shape[:2] == (h, w)
+        assert len(json.load(open(stem + ".hourglass.json"))["keypoints"]) == 16
     man = os.path.join(real_dir, "mpii", "man_running.jpg")
     stem = str(tmp_path / "man_running")
     p = subprocess.run([sys.executable, "-m", "hourglass", "predict", man, "--run", str(run),
                         "--output", stem + ".jpg"], capture_output=True, text=True,
                        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert p.returncode == 0, p.stderr[-2000:]
-    assert cv2.imread(stem + ".overlay.png").shape[:2] == (512, 512)
+    assert cv2.imread(stem + ".hourglass.png").shape[:2] == (512, 512)

@@ -188,12 +188,25 @@ def test_train_killed_with_sigkill_resumes_then_evaluate_and_predict(mpii_dir, t
 
     image = load_mpii(mpii_dir, "valid")["image_path"][0]
     stem = str(tmp_path / "person")
-    pr = subprocess.run([sys.executable, "-m", "hourglass", "predict", image, "--run", run,
-                         "--output", stem + ".png"], env=env, capture_output=True, text=True)
+    predict = [sys.executable, "-m", "hourglass", "predict", image, "--weights", run,
+               "--output", stem + ".png"]
+    pr = subprocess.run(predict, env=env, capture_output=True, text=True)
     assert pr.returncode == 0, pr.stderr[-2000:]
-    data = json.load(open(stem + ".keypoints.json"))
+    data = json.load(open(stem + ".hourglass.json"))
     assert len(data["keypoints"]) == 16 and data["keypoints"][9]["name"] == "head_top"
-    assert os.path.getsize(stem + ".overlay.png") > 0
+    assert os.path.getsize(stem + ".hourglass.png") > 0
+    # trained on the synthetic MPII: said in the JSON and on the console
+    assert "synthetic data only" in data["warning"] and "synthetic data only" in pr.stderr
+    # never overwrites without --force; one line, exit 2
+    again = subprocess.run(predict, env=env, capture_output=True, text=True)
+    assert again.returncode == 2 and "--force" in again.stderr
+    last = again.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in again.stderr and last.startswith("python -m hourglass: error: ")
+    assert subprocess.run(predict + ["--force"], env=env, capture_output=True).returncode == 0
+    # a run's own checkpoint file works as --weights too
+    ckpt = os.path.join(run, "checkpoints", "final.weights.h5")
+    assert subprocess.run(predict[:6] + [ckpt, "--output", stem + "2.png"], env=env,
+                          capture_output=True).returncode == 0
 
 
 def test_table1_is_registered_with_repro():
