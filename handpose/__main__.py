@@ -3,17 +3,11 @@ the library)."""
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
 from reprokit.cli import run_main
 from reprokit.errors import ConfigError
-
-#: hand3d ``plot_hand`` bones (RHD order): wrist to each finger's base, then base -> tip.
-BONES = tuple((0, 4 * f + 4) for f in range(5)) + tuple(
-    (4 * f + 4 - i, 4 * f + 3 - i) for f in range(5) for i in range(3))
-
 
 def _summary(args) -> int:
     from handpose.model import build_handsegnet, build_posenet
@@ -29,51 +23,19 @@ def _summary(args) -> int:
     return 0
 
 
-def draw(image, result):
-    """Overlay: hand mask tinted, crop box, skeleton (RGB uint8)."""
-    import cv2
-    import numpy as np
-
-    out = np.asarray(image, np.uint8).copy()
-    mask = cv2.resize(result["mask"].astype(np.uint8), (out.shape[1], out.shape[0]),
-                      interpolation=cv2.INTER_NEAREST) > 0
-    out[mask] = (0.6 * out[mask] + 0.4 * np.array([0, 255, 0])).astype(np.uint8)
-    u1, v1, u2, v2 = (int(round(v)) for v in result["crop_box"])
-    cv2.rectangle(out, (u1, v1), (u2, v2), (255, 255, 0), 1)
-    pts = [tuple(int(round(c)) for c in p) for p in result["keypoints"]]
-    for a, b in BONES:
-        cv2.line(out, pts[a], pts[b], (255, 0, 0), 2, cv2.LINE_AA)
-    for p in pts:
-        cv2.circle(out, p, 3, (255, 255, 255), -1, cv2.LINE_AA)
-    return out
-
-
 def _predict(args) -> int:
-    import cv2
-
-    from handpose.model import build_handsegnet, build_posenet
     from handpose.pipeline import HandPosePipeline
-    from handpose.weights import load_hand3d_pickle
+    from handpose.predict import (load_handsegnet, load_posenet, predict_file,
+                                  predict_weights_warning)
 
-    bgr = cv2.imread(args.image, cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise ConfigError(f"cannot read image {args.image!r} (missing or not an image)")
-    image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    seg = build_handsegnet("hand3d")
-    pose = build_posenet("hand3d")
-    print(load_hand3d_pickle(seg, args.handsegnet))
-    print(load_hand3d_pickle(pose, args.posenet, exclude=("PosePrior", "ViewpointNet")))
-    result = HandPosePipeline(seg, pose, resize=args.resize)(image)
-    stem = os.path.splitext(args.output or args.image)[0]
-    with open(stem + ".keypoints.json", "w", encoding="utf-8") as f:
-        json.dump({"image": os.path.abspath(args.image),
-                   "keypoints": [{"index": i, "u": float(u), "v": float(v), "score": float(s)}
-                                 for i, ((u, v), s) in enumerate(zip(result["keypoints"],
-                                                                     result["scores"]))],
-                   "crop_box": [float(v) for v in result["crop_box"]],
-                   "crop_scale": float(result["crop_scale"])}, f, indent=2)
-    cv2.imwrite(stem + ".overlay.png", cv2.cvtColor(draw(image, result), cv2.COLOR_RGB2BGR))
-    print(f"wrote {stem}.keypoints.json and {stem}.overlay.png")
+    seg, seg_source = load_handsegnet(args.handsegnet)
+    pose, pose_source = load_posenet(args.posenet, args.variant, args.refinement, args.width)
+    data = predict_file(args.image, HandPosePipeline(seg, pose, resize=args.resize),
+                        predict_weights_warning(args.handsegnet, args.posenet),
+                        {"handsegnet": seg_source, "posenet": pose_source}, args.output, args.force)
+    for note in data["notes"]:
+        print(note, file=sys.stderr)
+    print(f"wrote {data['outputs']['json']} and {data['outputs']['png']}")
     return 0
 
 
@@ -86,22 +48,22 @@ def _records(kind: str, root: str, split: str):
 
 
 def _train(args) -> int:
-    import dataclasses
-
-    from handpose.train import (HandSegConfig, PoseNetConfig, train_handsegnet, train_posenet,
-                                train_posenet_two_phase)
+    from handpose.spec import HandSegConfig, PoseNetConfig
+    from handpose.train import train_handsegnet, train_posenet, train_posenet_two_phase
 
     overrides = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size),
                                    ("init", args.init), ("seed", args.seed)) if v is not None}
     if args.net == "handsegnet":
+        cfg = HandSegConfig(**overrides)                     # validated before any data is read
         if not args.rhd:
             raise ConfigError("HandSegNet trains on RHD: pass --rhd (STB has no hand masks)")
-        cfg = dataclasses.replace(HandSegConfig(), **overrides)
         _, run = train_handsegnet(cfg, _records("rhd", args.rhd, "training"), "handsegnet",
                                   args.out, verbose=1)
     else:
-        cfg = dataclasses.replace(PoseNetConfig(variant=args.variant, refinement=args.refinement,
-                                                width=args.width), **overrides)
+        cfg = PoseNetConfig(variant=args.variant, refinement=args.refinement, width=args.width,
+                            **overrides)
+        if args.r_steps is not None and args.r_steps < 1:
+            raise ConfigError(f"--r-steps must be >= 1, got {args.r_steps}")
         if args.rhd and args.stb:
             _, run = train_posenet_two_phase(cfg, _records("rhd", args.rhd, "training"),
                                              _records("stb", args.stb, "training"), "posenet",
@@ -117,31 +79,38 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from handpose.model import build_handsegnet, build_posenet
+    from handpose.evaluate import evaluate_full_pipeline, evaluate_gt_cropped
     from handpose.pipeline import HandPosePipeline
-    from handpose.train import (PoseNetConfig, evaluate_full_pipeline, evaluate_gt_cropped,
-                                initialize)
+    from handpose.predict import load_handsegnet, load_posenet
+    from handpose.spec import PoseNetConfig, load_run_spec
+    from reprokit.predict import run_of
 
-    pose = build_posenet(args.variant, args.refinement, width=args.width)
-    print(initialize(pose, args.posenet) or f"loaded {args.posenet}")
+    if args.protocol == "full" and not (args.handsegnet and args.rhd):
+        raise ConfigError("--protocol full needs --handsegnet and --rhd")
+    if args.protocol != "full" and not (args.rhd or args.stb):
+        raise ConfigError("pass --rhd or --stb")
+    # a run's weights carry their architecture in config.json; flags are for other files
+    full = args.protocol == "full"            # the pipeline crops 256; GT crops: the run's size
+    pose, source = load_posenet(args.posenet, args.variant, args.refinement, args.width,
+                                256 if full else None)
+    print(f"loaded {source}")
+    run = run_of(args.posenet)
+    spec = load_run_spec(run.path) if run else PoseNetConfig(
+        variant=args.variant or "hand3d", refinement=args.refinement or "conv",
+        width=args.width or 1.0)
     if args.protocol == "full":
-        if not (args.handsegnet and args.rhd):
-            raise ConfigError("--protocol full needs --handsegnet and --rhd")
-        seg = build_handsegnet("hand3d" if args.variant == "hand3d" else "paper")
-        print(initialize(seg, args.handsegnet) or f"loaded {args.handsegnet}")
+        seg, seg_source = load_handsegnet(args.handsegnet)
+        print(f"loaded {seg_source}")
         result = evaluate_full_pipeline(HandPosePipeline(seg, pose), _records(
             "rhd", args.rhd, "evaluation"), args.keypoint0, args.frame)
     else:
         kind = "rhd" if args.rhd else "stb"
-        if not (args.rhd or args.stb):
-            raise ConfigError("pass --rhd or --stb")
         records = _records(kind, args.rhd or args.stb, "evaluation")
         if kind == "rhd":                  # hand3d eval2d_gt_cropped: palm keypoint 0
             from handpose.data import rhd_hands
 
             records = rhd_hands(records)
-        result = evaluate_gt_cropped(pose, records, PoseNetConfig(
-            variant=args.variant, refinement=args.refinement, width=args.width))
+        result = evaluate_gt_cropped(pose, records, spec)
     print("mean EPE {mean:.3f} px, median EPE {median:.3f} px, AUC (0-30 px) {auc:.3f}"
           .format(**result))
     print("mmpose semantics: mean {mean:.3f}, median {median:.3f}, AUC {auc:.3f}"
@@ -161,12 +130,19 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("summary", help="parameter counts of the six model configurations"
                    ).set_defaults(fn=_summary)
-    p = sub.add_parser("predict", help="keypoints JSON + overlay PNG with hand3d weights")
+    p = sub.add_parser("predict", help="keypoints JSON + overlay PNG (<image>.handpose.json / .png)")
     p.add_argument("image")
-    p.add_argument("--handsegnet", required=True, help="handsegnet-rhd.pickle")
-    p.add_argument("--posenet", required=True, help="posenet-rhd-stb.pickle (or posenet3d-*)")
+    p.add_argument("--handsegnet", required=True, help="weights: handsegnet-rhd.pickle, a "
+                   "HandSegNet run directory or its .weights.h5")
+    p.add_argument("--posenet", required=True, help="weights: posenet-rhd-stb.pickle (or "
+                   "posenet3d-*), a PoseNet run directory or its .weights.h5")
+    p.add_argument("--variant", choices=("paper", "hand3d"), default=None,
+                   help="PoseNet architecture of a .weights.h5 outside a run (default hand3d)")
+    p.add_argument("--refinement", choices=("conv", "separable"), default=None)
+    p.add_argument("--width", type=float, default=None)
     p.add_argument("--resize", choices=("legacy", "half_pixel"), default="legacy")
-    p.add_argument("--output", default=None, help="output stem (default: next to the image)")
+    p.add_argument("--output", default=None, help="output stem (default: the image's)")
+    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     p.set_defaults(fn=_predict)
     t = sub.add_parser("train", help="train PoseNet (R-train, S-train or both in turn) or HandSegNet")
     t.add_argument("net", choices=("posenet", "handsegnet"))
@@ -183,14 +159,16 @@ def main(argv=None) -> int:
     t.add_argument("--out", default="runs")
     t.set_defaults(fn=_train)
     e = sub.add_parser("evaluate", help="EPE/AUC: full pipeline on RHD or GT crops on STB")
-    e.add_argument("--posenet", required=True, help="hand3d .pickle or .weights.h5")
+    e.add_argument("--posenet", required=True, help="hand3d .pickle, a PoseNet run directory or "
+                   "its .weights.h5 (the run's config.json gives the architecture)")
     e.add_argument("--handsegnet", default=None, help="for --protocol full")
     e.add_argument("--protocol", choices=("full", "gt_cropped"), default="gt_cropped")
     e.add_argument("--rhd", default=None)
     e.add_argument("--stb", default=None)
-    e.add_argument("--variant", choices=("paper", "hand3d"), default="hand3d")
-    e.add_argument("--refinement", choices=("conv", "separable"), default="conv")
-    e.add_argument("--width", type=float, default=1.0)
+    e.add_argument("--variant", choices=("paper", "hand3d"), default=None,
+                   help="architecture of weights outside a run (default hand3d)")
+    e.add_argument("--refinement", choices=("conv", "separable"), default=None)
+    e.add_argument("--width", type=float, default=None)
     e.add_argument("--keypoint0", choices=("wrist", "palm"), default="wrist",
                    help="full protocol: GT keypoint 0 (wrist = paper setting, palm = corrected)")
     e.add_argument("--frame", choices=("inference", "original"), default="inference")

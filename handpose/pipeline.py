@@ -18,6 +18,10 @@ INFERENCE_SIZE = (240, 320)
 CROP_SIZE = 256
 #: ``calc_center_bb`` fallbacks for an empty mask (hand3d ``utils/general.py``).
 EMPTY_CENTER, EMPTY_SIZE = (160.0, 160.0), 100.0
+#: A keypoint whose score-map maximum is below this is reported as low confidence. hand3d has
+#: no threshold (it always returns 21 points); 0.3 is mmpose's default keypoint threshold for
+#: drawing (``--kpt-thr`` of its demos), also on heatmap maxima of peak-1 Gaussian targets.
+KEYPOINT_MIN_SCORE = 0.3
 
 
 def single_obj_scoremap(logits, kernel: int = 21):
@@ -76,8 +80,10 @@ def calc_center_bb(mask):
 
 def crop_scale(size, margin: float = 1.25, low: float = 0.25, high: float = 5.0,
                crop_size: int = CROP_SIZE):
-    """``clip(crop_size / (margin * size), low, high)`` (hand3d ``inference2d``)."""
-    return np.clip(crop_size / (margin * np.asarray(size, np.float32)), low, high).astype(np.float32)
+    """``clip(crop_size / (margin * size), low, high)`` (hand3d ``inference2d``); a one-pixel
+    mask (size 0) gives ``high``, as TF's division by zero does in hand3d."""
+    with np.errstate(divide="ignore"):
+        return np.clip(crop_size / (margin * np.asarray(size, np.float32)), low, high).astype(np.float32)
 
 
 def crop_boxes(center, scale, image_shape, crop_size: int = CROP_SIZE):
@@ -123,7 +129,10 @@ class HandPosePipeline:
     Calling it on uint8 RGB ``(H, W, 3)`` or ``(N, H, W, 3)`` returns a dict with
     ``keypoints`` ``(N, 21, 2)`` as ``(u, v)`` in the given image's pixels, ``scores``,
     ``mask`` (at ``input_size``), ``center`` (row, col), ``crop_scale``, ``crop`` and
-    ``crop_box`` ``(N, 4)`` as ``(u1, v1, u2, v2)`` in the given image's pixels.
+    ``crop_box`` ``(N, 4)`` as ``(u1, v1, u2, v2)`` in the given image's pixels, plus
+    ``hand_found`` ``(N,)`` (the single-object mask is not empty; when it is, hand3d crops a
+    fixed fallback window and its keypoints mean nothing) and ``confident`` ``(N, 21)``
+    (score >= :data:`KEYPOINT_MIN_SCORE`).
     """
 
     def __init__(self, handsegnet, posenet, input_size=INFERENCE_SIZE, resize: str = "legacy"):
@@ -157,11 +166,13 @@ class HandPosePipeline:
         box = crop_boxes(center, scale, size).numpy()[:, [1, 0, 3, 2]]
         box = box * np.array([orig_hw[1], orig_hw[0], orig_hw[1], orig_hw[0]], np.float32)
         out = {"keypoints": uv, "scores": scores, "mask": mask,
-               "center": center, "crop_scale": scale, "crop": crop.numpy(), "crop_box": box}
+               "center": center, "crop_scale": scale, "crop": crop.numpy(), "crop_box": box,
+               "hand_found": mask.reshape(len(mask), -1).max(1) > 0.5,
+               "confident": scores >= KEYPOINT_MIN_SCORE}
         if single:
             out = {k: v[0] for k, v in out.items()}
         return out
 
 
-__all__ = ["CROP_SIZE", "HandPosePipeline", "INFERENCE_SIZE", "calc_center_bb", "crop_boxes",
+__all__ = ["CROP_SIZE", "HandPosePipeline", "INFERENCE_SIZE", "KEYPOINT_MIN_SCORE", "calc_center_bb", "crop_boxes",
            "crop_image_from_xy", "crop_scale", "single_obj_scoremap"]

@@ -1,6 +1,6 @@
 """Run specs of the hand pipeline: one frozen record per PoseNet or HandSegNet run.
 
-:class:`PoseNetConfig` and :class:`HandSegConfig` are :class:`reprokit.spec.RunSpec`\ s: what
+:class:`PoseNetConfig` and :class:`HandSegConfig` are run specs (:class:`reprokit.spec.RunSpec`): what
 ``train`` runs, what the run's ``config.json`` holds, and what ``evaluate`` / ``predict`` read
 back, so a trained run evaluates without repeating its flags (variant, refinement, width, crop).
 Defaults are hand3d's (``training_posenet.py``, ``training_handsegnet.py``;

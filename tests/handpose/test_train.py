@@ -94,9 +94,39 @@ def test_predict_cli_writes_keypoints_and_overlay(tmp_path):
                           str(tmp_path / "seg.pickle"), "--posenet", str(tmp_path / "pose.pickle")],
                          capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert out.returncode == 0, out.stderr[-2000:]
-    data = json.load(open(tmp_path / "hand.keypoints.json"))
-    assert len(data["keypoints"]) == 21 and len(data["crop_box"]) == 4
-    assert cv2.imread(str(tmp_path / "hand.overlay.png")).shape == (240, 320, 3)
+    data = json.load(open(tmp_path / "hand.handpose.json"))
+    assert cv2.imread(str(tmp_path / "hand.handpose.png")).shape == (240, 320, 3)
+    # fresh random weights: either no hand (empty mask) or 21 points flagged by score
+    if data["hand_found"]:
+        assert len(data["keypoints"]) == 21 and len(data["crop_box"]) == 4
+        assert all(k["confident"] == (k["score"] >= data["min_score"]) for k in data["keypoints"])
+    else:
+        assert data["keypoints"] == [] and "no hand found" in data["notes"]
+
+
+def test_predict_reports_no_hand_instead_of_inventing_one(tmp_path):
+    """A HandSegNet whose mask is empty: no keypoints, "no hand found" in JSON and overlay."""
+    import cv2
+
+    from handpose.model import build_handsegnet, build_posenet
+    from handpose.pipeline import HandPosePipeline
+    from handpose.predict import predict_file
+
+    seg = build_handsegnet("hand3d", (240, 320, 3))
+    last = seg.layers[-1] if seg.layers[-1].weights else [l for l in seg.layers if l.weights][-1]
+    k, b = last.get_weights()
+    b[:] = 0
+    b[0] = 100.0                                          # background wins everywhere
+    last.set_weights([np.zeros_like(k), b])
+    image = np.full((240, 320, 3), 128, np.uint8)
+    path = str(tmp_path / "wall.png")
+    cv2.imwrite(path, image)
+    data = predict_file(path, HandPosePipeline(seg, build_posenet("hand3d")), "random weights")
+    assert data["hand_found"] is False and data["keypoints"] == []
+    assert data["notes"][0] == "no hand found" and "WARNING: random weights" in data["notes"]
+    assert os.path.exists(tmp_path / "wall.handpose.png")
+    with pytest.raises(Exception, match="--force"):
+        predict_file(path, HandPosePipeline(seg, build_posenet("hand3d")))
 
 
 def test_handsegnet_trains_on_synthetic_rhd_crops(tmp_path):
@@ -238,9 +268,9 @@ def test_cli_trains_r_then_s_and_evaluates_gt_crops_on_rhd(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     weights = out.stdout.strip().splitlines()[-1].split("weights in ")[1]
     assert "-posenet-S-train" in weights and os.path.exists(weights)
+    # the run's config.json gives variant and width: no flags repeated
     out = subprocess.run([sys.executable, "-m", "handpose", "evaluate", "--posenet", weights,
-                          "--variant", "paper", "--width", "0.0625", "--rhd", rhd_root],
-                         capture_output=True, text=True, env=env)
+                          "--rhd", rhd_root], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "mean EPE" in out.stdout and "AUC (0-30 px)" in out.stdout
 
