@@ -19,7 +19,7 @@ import os
 import cv2
 import numpy as np
 
-from hourglass.data import CENTER_SHIFT, NUM_JOINTS, SCALE_FACTOR
+from hourglass.mpii_formats import CENTER_SHIFT, NUM_JOINTS, SCALE_FACTOR
 from reprokit.metrics.keypoints import head_size_from_boxes
 from reprokit.synthetic import HUMAN16, mark_synthetic, render_figure
 

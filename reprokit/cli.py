@@ -126,8 +126,12 @@ def run_main(parser: argparse.ArgumentParser, argv=None) -> int:
     """Parse ``argv`` and call ``args.fn(args)``; a user error prints ``prog: error: message``
     on one line and returns 2, ``--debug`` shows the traceback instead."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # docs/reference/feasibility.md §4
-    parser.add_argument("--debug", action="store_true",
-                        help="show the Python traceback of an error instead of one line")
+    help_text = "show the Python traceback of an error instead of one line"
+    parser.add_argument("--debug", action="store_true", help=help_text)
+    for action in parser._subparsers._group_actions if parser._subparsers else ():
+        for sub in set(action.choices.values()):       # `prog CMD ... --debug` works too
+            sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                             help=help_text)
     args = parser.parse_args(argv)
     try:
         return args.fn(args)

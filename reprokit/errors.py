@@ -19,17 +19,21 @@ class DataFormatError(ReprokitError, ValueError):
     """A data, annotation or image file that is not in the format its reader expects.
 
     Args:
-        path: the file.
+        path: the file (or, with ``problem`` omitted, a complete message that names it).
         problem: what is wrong, in words.
         entry: the record (index or name) inside the file, if any.
         key: the field, if any.
         expected, received: what the format says and what the file holds (omitted if ``None``).
     """
 
-    def __init__(self, path, problem: str, *, entry=None, key=None, expected=None,
+    def __init__(self, path, problem: str | None = None, *, entry=None, key=None, expected=None,
                  received=None):
-        self.path, self.entry, self.key = str(path), entry, key
-        self.expected, self.received = expected, received
+        self.entry, self.key, self.expected, self.received = entry, key, expected, received
+        if problem is None:
+            self.path = None
+            super().__init__(str(path))
+            return
+        self.path = str(path)
         where = [str(path)]
         if entry is not None:
             where.append(f"entry {entry}")

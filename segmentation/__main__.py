@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from reprokit.cli import run_main
@@ -30,8 +31,14 @@ def _extract(args) -> int:
     from segmentation.data import extract_frames
 
     rec = extract_frames(args.data_dir, args.dst, args.split, num_frames=args.frames,
-                         size=(args.size, args.size), margin=args.margin, seed=args.seed)
+                         size=(args.size, args.size), margin=args.margin, seed=args.seed,
+                         skip_bad=args.skip_bad)
     print(f"{len(rec['image_path'])} frames in {args.dst}")
+    if args.skip_bad:
+        with open(os.path.join(args.dst, "skipped.json"), encoding="utf-8") as f:
+            skipped = json.load(f)
+        print(f"{len(skipped)} damaged clip(s) skipped" + "".join(
+            f"\n  {clip}: {why}" for clip, why in skipped.items()))
     return 0
 
 
@@ -77,6 +84,8 @@ def main(argv=None) -> int:
     p.add_argument("--frames", type=int, default=None, help="k-means frame selection target")
     p.add_argument("--size", type=int, default=320)
     p.add_argument("--margin", type=float, default=0.1)
+    p.add_argument("--skip-bad", action="store_true",
+                   help="skip and count damaged clips instead of stopping (listed at the end)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(fn=_extract)
 

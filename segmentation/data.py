@@ -19,19 +19,25 @@ from __future__ import annotations
 
 import glob
 import json
+import logging
 import os
 
 import cv2
 import numpy as np
+from scipy.io import loadmat
+from tqdm import tqdm
+
+from reprokit.errors import DataFormatError
 
 from reprokit.synthetic import is_synthetic, mark_synthetic
 from segmentation.labels import HEAD
 
 SPLITS = ("train", "val", "test")
+_LOG = logging.getLogger("reprokit.segmentation")
 
 
-class SurrealError(ValueError):
-    """A SURREAL clip that cannot be read as published (names the clip)."""
+class SurrealError(DataFormatError):
+    """A SURREAL clip that cannot be read as published (names the clip and the file)."""
 
 
 def find_clips(root: str, split: str = "train", run: str = "run0") -> list[str]:
@@ -49,8 +55,6 @@ def find_clips(root: str, split: str = "train", run: str = "run0") -> list[str]:
 
 def read_info(clip: str) -> dict:
     """``<clip>_info.mat``: ``T``, ``joints2D`` ``(T, 24, 2)``, ``joints3D`` ``(T, 24, 3)``."""
-    from scipy.io import loadmat
-
     path = clip + "_info.mat"
     if not os.path.exists(path):
         raise SurrealError(f"clip {clip}: {path} is missing")
@@ -73,8 +77,6 @@ def read_info(clip: str) -> dict:
 
 def read_segm(clip: str, frames=None) -> dict:
     """``{t: uint8 (H, W)}`` from ``<clip>_segm.mat`` (key ``segm_{t+1}``, 1-based)."""
-    from scipy.io import loadmat
-
     path = clip + "_segm.mat"
     if not os.path.exists(path):
         raise SurrealError(f"clip {clip}: {path} is missing")
@@ -187,7 +189,7 @@ def kmeans_select(features: np.ndarray, k: int, seed: int = 0, iterations: int =
 
 def extract_frames(root: str, out_dir: str, split: str = "train", run: str = "run0",
                    num_frames: int | None = None, size=(320, 320), margin: float = 0.1,
-                   seed: int = 0, progress: bool = True) -> dict:
+                   seed: int = 0, progress: bool = True, skip_bad: bool = False) -> dict:
     """Extract image / label PNG pairs from a SURREAL split (spec §B).
 
     Args:
@@ -195,18 +197,31 @@ def extract_frames(root: str, out_dir: str, split: str = "train", run: str = "ru
             frame per centroid; the thesis used about 90k / 15k / 15k); ``None`` = every frame.
         size: output ``(H, W)``; ``margin``: crop margin (fraction, or pixels if >= 1).
 
+        skip_bad: a damaged clip (unreadable ``_info.mat`` / ``_segm.mat`` / video, or fewer
+            frames than its ``T``) is skipped and counted instead of aborting the extraction;
+            the skipped clips and why are logged at the end and written to
+            ``out_dir/skipped.json``.
+
     Interrupting and rerunning continues: frames already written are kept.
 
     Returns:
         records: ``image_path``, ``label_path``, ``joints2d`` ``(N, 24, 2)``, ``clip``,
         ``frame``; also written to ``out_dir/index.json``.
     """
-    from tqdm import tqdm
-
     clips = find_clips(root, split, run)
     if not clips:
         raise FileNotFoundError(f"no clips under {root!r} for {split}/{run}")
-    infos = {c: read_info(c) for c in clips}
+    skipped: dict[str, str] = {}
+    total = len(clips)
+    infos = {}
+    for c in clips:
+        try:
+            infos[c] = read_info(c)
+        except SurrealError as err:
+            if not skip_bad:
+                raise
+            skipped[c] = str(err)
+    clips = [c for c in clips if c in infos]
     candidates = [(c, t) for c in clips for t in range(infos[c]["T"])
                   if np.any(infos[c]["joints2D"][t])]
     if num_frames is not None:
@@ -226,8 +241,14 @@ def extract_frames(root: str, out_dir: str, split: str = "train", run: str = "ru
         stem = os.path.relpath(clip, os.path.dirname(os.path.dirname(clip))).replace(os.sep, "__")
         todo = [t for t in frames if not os.path.exists(
             os.path.join(out_dir, "labels", f"{stem}_{t:04d}.png"))]
-        images = read_frames(clip, todo, infos[clip]["T"]) if todo else {}
-        segms = read_segm(clip, todo) if todo else {}
+        try:
+            images = read_frames(clip, todo, infos[clip]["T"]) if todo else {}
+            segms = read_segm(clip, todo) if todo else {}
+        except SurrealError as err:
+            if not skip_bad:
+                raise
+            skipped[clip] = str(err)
+            continue
         for t in frames:
             img_path = os.path.join(out_dir, "images", f"{stem}_{t:04d}.png")
             lab_path = os.path.join(out_dir, "labels", f"{stem}_{t:04d}.png")
@@ -252,6 +273,12 @@ def extract_frames(root: str, out_dir: str, split: str = "train", run: str = "ru
             records["frame"].append(t)
     with open(os.path.join(out_dir, "index.json"), "w", encoding="utf-8") as f:
         json.dump(records, f)
+    if skip_bad:
+        with open(os.path.join(out_dir, "skipped.json"), "w", encoding="utf-8") as f:
+            json.dump(skipped, f, indent=2)
+        if skipped:
+            _LOG.warning("skipped %d damaged clip(s) of %d:\n%s", len(skipped), total,
+                         "\n".join(f"  {c}: {why}" for c, why in skipped.items()))
     return read_extracted(out_dir)
 
 

@@ -32,14 +32,11 @@ def test_demo_runs_every_registered_reproduction_at_demo_scale(capsys, monkeypat
     assert calls[-1] == ("paper", "/data", "runs")
 
 
-def test_unknown_reproduction_lists_the_valid_ones(monkeypatch):
+def test_unknown_reproduction_lists_the_valid_ones(monkeypatch, capsys):
     monkeypatch.setattr(cli, "discover", lambda: [])
-    try:
-        cli.main(["run", "nope"])
-    except SystemExit as err:
-        assert "nope" in str(err) and "valid" in str(err)
-    else:
-        raise AssertionError("expected SystemExit")
+    assert cli.main(["run", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "nope" in err and "valid" in err
 
 
 def _registered_in_setup():
