@@ -9,6 +9,9 @@ import sys
 from reprokit.cli import run_main
 from reprokit.errors import ConfigError
 
+# The commands import the library inside their functions: `--help` and argument errors
+# answer without loading TensorFlow (docs/design.md, import policy).
+
 def _summary(args) -> int:
     from handpose.model import build_handsegnet, build_posenet
 

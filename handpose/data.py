@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 
+import cv2
 import numpy as np
 import tensorflow as tf
 
@@ -210,8 +211,6 @@ def rhd_hands(records: dict, use_wrist_coord: bool = False) -> dict:
     ``image_path``, ``mask_path``, ``uv`` ``(N, 21, 2)``, ``visible`` ``(N, 21)`` and
     ``hand_side`` ``(N, 2)``, so the GT-crop evaluation runs on RHD the same as on STB.
     """
-    import cv2
-
     uv, vis, side = [], [], []
     for i, path in enumerate(records["mask_path"]):
         mask = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)

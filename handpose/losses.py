@@ -11,6 +11,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from handpose.model import bilinear_resize
+
 
 @keras.saving.register_keras_serializable(package="handpose")
 class PoseNetLoss(keras.losses.Loss):
@@ -28,8 +30,6 @@ class PoseNetLoss(keras.losses.Loss):
         self.crop_size, self.resize = int(crop_size), resize
 
     def call(self, y_true, y_pred):
-        from handpose.model import bilinear_resize
-
         y_pred = bilinear_resize(y_pred, [self.crop_size, self.crop_size], self.resize)
         y_true = tf.cast(y_true, y_pred.dtype)
         k = y_pred.shape[-1]

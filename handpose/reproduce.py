@@ -25,11 +25,18 @@ from __future__ import annotations
 import hashlib
 import os
 
+import cv2
 import numpy as np
 
+from handpose.corruptions import corruption_sets, gaussian_noise, salt_and_pepper
 from handpose.presets import TABLE4, TABLE4_ROWS
 from reprokit.experiment import (RowJob, Scale, full_size_params, get_scale, reproduction,
                                  run_rows, select_data, write_results)
+from reprokit.metrics.keypoints import epe_auc
+from reprokit.viz import pyplot
+
+# Lazy imports below (inside functions) are the TensorFlow-loading modules: `repro list`
+# imports this module through its entry point and must answer in a second (docs/design.md).
 
 SMOKE = {"width": 0.25, "crop_size": 128, "steps": 800, "batch_size": 8,
          "boundaries": (533, 666), "values": (1e-3, 1e-4, 1e-5), "center_noise": 10.0,
@@ -51,9 +58,7 @@ SYNTHETIC = {"train": ("B2Counting", "B2Random", "B3Counting"), "valid": ("B1Cou
 
 def write_noise_copies(records: dict, out_dir: str, seed: int = 0) -> dict:
     """S-train*: the records plus a Gaussian-noise and a salt-and-pepper copy of each image."""
-    import cv2
 
-    from handpose.corruptions import gaussian_noise, salt_and_pepper
 
     os.makedirs(out_dir, exist_ok=True)
     paths = [list(records["image_path"])]
@@ -76,7 +81,6 @@ def write_noise_copies(records: dict, out_dir: str, seed: int = 0) -> dict:
 def mean_pose_chance(train: dict, valid: dict, crop_size: int) -> dict:
     """EvalUtil metrics of placing every keypoint at its mean position in the GT crop."""
     from handpose.data import crop_keypoints, gt_crop_params
-    from reprokit.metrics.keypoints import epe_auc
 
     def crop_frame(records):
         out, params = [], []
@@ -99,7 +103,6 @@ _HW: dict = {}
 
 
 def _image_hw(path):
-    import cv2
 
     key = os.path.dirname(str(path))
     if key not in _HW:
@@ -114,7 +117,6 @@ def _train_row(row_id: str, config: dict) -> dict:
     """One Table IV row ``config["row"]`` = ``<set>/<model>`` (a
     :class:`reprokit.experiment.RowJob` function): train the PoseNet on S-train or S-train*,
     evaluate it on S-val clean, occluded and blurred."""
-    from handpose.corruptions import corruption_sets
     from handpose.data import read_stb
     from handpose.model import build_posenet
     from handpose.evaluate import evaluate_gt_cropped
@@ -239,7 +241,6 @@ def table4_markdown(summary: dict) -> str:
 
 
 def plot_pck(summary: dict, path: str):
-    from reprokit.viz import pyplot
 
     plt = pyplot()
 

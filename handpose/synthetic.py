@@ -13,7 +13,9 @@ import pickle
 
 import cv2
 import numpy as np
+from scipy.io import savemat
 
+from handpose.data import STB_BASELINE_MM, STB_CX, STB_CY, STB_FOCAL, STB_TO_RHD
 from reprokit.synthetic import HAND21, mark_synthetic, render_figure
 
 #: Our 6 hand parts (thumb..little, palm) -> RHD mask ids per side (RHD: 2-17 left, 18-33 right).
@@ -74,10 +76,6 @@ def write_synthetic_stb(root: str, sequences=("B1Counting",), frames: int = 4,
     keypoint order) and ``<seq>/BB_{left,right}_<i>.png`` whose hands sit where the BB
     projection puts the joints. The hand is placed at the depth where the disparity is a tenth
     of the image width, so small test images keep both views' hands in frame."""
-    from scipy.io import savemat
-
-    from handpose.data import STB_BASELINE_MM, STB_CX, STB_CY, STB_FOCAL, STB_TO_RHD
-
     os.makedirs(os.path.join(root, "labels"), exist_ok=True)
     mark_synthetic(root)
     inverse = np.argsort(STB_TO_RHD)                 # RHD order -> STB order

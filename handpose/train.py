@@ -23,8 +23,8 @@ from handpose.losses import HandSegLoss, PoseNetLoss
 from handpose.model import preprocess
 from handpose.pipeline import crop_image_from_xy
 from handpose.spec import HandSegConfig, PoseNetConfig
-from reprokit.callbacks import PiecewiseConstantByIteration
 from reprokit.data import build_dataset
+from reprokit.schedules import PiecewiseConstantByIteration
 from reprokit.training import create_run_dir, find_run, fit, make_optimizer, set_seed
 
 logger = logging.getLogger("reprokit.handpose")

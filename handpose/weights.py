@@ -14,6 +14,7 @@ import re
 from typing import Iterable, Mapping
 
 import numpy as np
+import tensorflow as tf
 
 from reprokit.safeload import load_pickle
 from reprokit.weights import LoadReport, assign_weights, bgr_to_rgb, oihw_to_hwio
@@ -80,8 +81,6 @@ def load_hand3d_pickle(model, path: str, scope: str | None = None, exclude: Iter
 
 def read_tf_checkpoint(path: str) -> dict[str, np.ndarray]:
     """All variables of a TF (V1 or V2) checkpoint as numpy arrays."""
-    import tensorflow as tf
-
     reader = tf.train.load_checkpoint(path)
     return {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()}
 

@@ -23,8 +23,10 @@ import json
 import logging
 import os
 
+import cv2
 import numpy as np
 import tensorflow as tf
+from tqdm import tqdm
 
 from hourglass.data import FLIP_INDEX, MPII, MPIIReader
 from hourglass.model import normalize_image
@@ -32,6 +34,7 @@ from hourglass.presets import GROUPS
 from reprokit.codecs import GaussianHeatmapCodec
 from reprokit.data import AffineCrop, build_dataset
 from reprokit.metrics.keypoints import MPII_JOINTS, PCKH_VARIANTS, pckh, pckh_curve
+from reprokit.viz import plot_pck_curves
 
 _LOG = logging.getLogger(__name__)
 
@@ -91,8 +94,6 @@ def predict_records(model, records: dict, input_size: int, mean=None, flip_test:
                     batch_size: int = 16, stack_fusion=None, progress: bool = True,
                     flip_align: bool = True):
     """Keypoints ``(N, 16, 2)`` in original-image pixels and their scores, for records."""
-    from tqdm import tqdm
-
 
     reader = MPIIReader(records, "annotated")
     ds = build_dataset(reader, AffineCrop((input_size, input_size)), None, batch_size,
@@ -156,8 +157,6 @@ def evaluate(model, records: dict, input_size: int, mean=None, flip_test: bool =
 
 def plot_curves(curves: dict, path: str, title: str = "PCKh"):
     """Plot ``{label: (thresholds, pckh_percent)}`` to a PNG (:func:`reprokit.viz.plot_pck_curves`)."""
-    from reprokit.viz import plot_pck_curves
-
     plot_pck_curves(curves, path, title, xlabel="normalised distance threshold",
                     ylabel="PCKh (%)", xlim=(0, 0.5))
 
@@ -239,9 +238,6 @@ def predict_image(model, image, input_size: int, mean=None, center=None, scale=N
 
 def draw_pose(image, keypoints, scores=None, threshold: float = 0.0):
     """RGB overlay of the MPII skeleton (limbs as lines, joints as dots)."""
-    import cv2
-
-
     out = np.ascontiguousarray(np.asarray(image, np.uint8).copy())
     thick = max(1, round(max(out.shape[:2]) / 200))
     ok = np.ones(len(keypoints), bool) if scores is None else np.asarray(scores) > threshold

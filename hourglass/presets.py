@@ -116,7 +116,7 @@ def get_preset(name: str) -> Preset:
 
 def build_preset(name: str, **overrides):
     """Build a preset's model; ``overrides`` replace builder kwargs (e.g. ``input_shape``)."""
-    from hourglass.model import build_stacked_hourglass
+    from hourglass.model import build_stacked_hourglass   # lazy: `repro list` reads the presets
 
     preset = get_preset(name)
     kwargs = {**preset.kwargs, **overrides}

@@ -37,6 +37,10 @@ import time
 from hourglass.presets import GROUPS, TABLE1, TABLE1_PRESETS, get_preset
 from reprokit.experiment import (RowJob, Scale, full_size_params, get_scale, reproduction,
                                  run_rows, select_data, write_results)
+from reprokit.viz import pyplot
+
+# Lazy imports below (inside functions) are the TensorFlow-loading modules: `repro list`
+# imports this module through its entry point and must answer in a second (docs/design.md).
 
 logger = logging.getLogger("reprokit.hourglass")
 
@@ -167,7 +171,6 @@ def table1_markdown(summary: dict) -> str:
 
 def plot_table1(summary: dict, path: str):
     """Params (full size) vs relative training time, coloured by Mean PCKh, one point per row."""
-    from reprokit.viz import pyplot
 
     plt = pyplot()
 

@@ -17,7 +17,10 @@ import json
 import os
 
 import cv2
+import h5py
 import numpy as np
+from scipy.io import savemat
+from tqdm import tqdm
 
 from hourglass.mpii_formats import CENTER_SHIFT, NUM_JOINTS, SCALE_FACTOR
 from reprokit.metrics.keypoints import head_size_from_boxes
@@ -47,8 +50,6 @@ def _people(count, image_size, seed, offset, out_of_frame):
 
 
 def _write_h5(path, rows, names):
-    import h5py
-
     os.makedirs(os.path.dirname(path), exist_ok=True)
     s0 = np.array([r["s0"] for r in rows])
     objpos = np.array([r["objpos"] for r in rows])
@@ -65,8 +66,6 @@ def _write_h5(path, rows, names):
 
 
 def _write_detections(path, rows, first_index):
-    from scipy.io import savemat
-
     n = len(rows)
     boxes = np.array([r["head_box"] for r in rows]).reshape(n, 2, 2).transpose(1, 2, 0)
     savemat(path, {
@@ -93,8 +92,6 @@ def _write_json(path, rows, names, is_valid, image_size):
 
 
 def _write_release(path, rows, names):
-    from scipy.io import savemat
-
     point_t = [("x", "O"), ("y", "O"), ("id", "O"), ("is_visible", "O")]
     rect_t = [("x1", "O"), ("y1", "O"), ("x2", "O"), ("y2", "O"), ("annopoints", "O"),
               ("scale", "O"), ("objpos", "O")]
@@ -141,8 +138,6 @@ def write_synthetic_mpii(data_dir: str, num_train: int = 256, num_valid: int = 6
     done = os.path.join(data_dir, ".complete")
     if os.path.exists(done) and open(done).read() == stamp:
         return data_dir
-    from tqdm import tqdm
-
     os.makedirs(os.path.join(data_dir, "images"), exist_ok=True)
     train = _people(num_train, image_size, seed, 0, out_of_frame)
     valid = _people(num_valid, image_size, seed, 10_000_000, out_of_frame)

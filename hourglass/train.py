@@ -34,12 +34,13 @@ from hourglass.data import FLIP_INDEX, NUM_JOINTS, MPIIReader, load_mpii
 from hourglass.evaluate import evaluate, write_results
 from hourglass.model import MPII_MEAN, normalize_image
 from hourglass.presets import build_preset, get_preset
-from reprokit.callbacks import PeriodicValidation, PiecewiseConstantByIteration, StepDecayByEpoch
+from reprokit.callbacks import PeriodicValidation
 from reprokit.codecs import GaussianHeatmapCodec
 from reprokit.data import AffineCrop, ChannelScale, ColorJitter, Compose, RandomApply, build_dataset
+from reprokit.errors import ConfigError
 from reprokit.losses import HeatmapMSE
 from reprokit.metrics.keras_metrics import HeatmapPCK
-from reprokit.errors import ConfigError
+from reprokit.schedules import PiecewiseConstantByIteration, StepDecayByEpoch
 from reprokit.spec import RunSpec, field
 from reprokit.training import create_run_dir, fit, set_seed
 from reprokit.training import make_optimizer as training_optimizer

@@ -4,6 +4,8 @@ Sub-modules are imported explicitly (``from reprokit import metrics``); importin
 itself does not import TensorFlow, so ``repro list`` and the numpy metrics start fast.
 """
 
+import importlib
+
 __version__ = "0.1.0"
 
 
@@ -13,8 +15,6 @@ def lazy_exports(exports: dict):
     ``exports`` maps attribute name -> module path; the module is imported on first access
     (PEP 562), so importing the package itself stays free of TensorFlow.
     """
-    import importlib
-
     def __getattr__(name):
         if name in exports:
             return getattr(importlib.import_module(exports[name]), name)

@@ -26,10 +26,11 @@ def _rate(ds, warmup: int, batches: int, batch_size: int) -> float:
 
 def bench_pipeline(num_images: int = 128, image_size=(480, 640), batch_size: int = 8,
                    batches: int = 40, warmup: int = 5) -> dict:
+    # lazy: `python -m reprokit.bench --help` answers without loading TensorFlow
     from reprokit.codecs import GaussianHeatmapCodec
     from reprokit.data import AffineCrop, ChannelScale, Compose, ImageRecordReader, build_dataset
     from reprokit.synthetic import HUMAN16, write_figures
-    from reprokit.data.meta import flip_pairs_to_index
+    from reprokit.data.meta import flip_pairs_to_index   # lazy, as above
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()

@@ -8,12 +8,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import pickle
 import sys
 import time
 from importlib import metadata
 from typing import Callable
 
-from reprokit.errors import ConfigError
+from reprokit.errors import ConfigError, ReprokitError
+from reprokit.weights import WeightLoadError
 
 GROUP = "reprokit.reproductions"
 
@@ -45,7 +47,7 @@ def discover() -> list[Reproduction]:
     """All registered reproductions, sorted by name."""
     # Under ``python -m reprokit.cli`` this module is ``__main__``; the packages register
     # instances of the importable ``reprokit.cli.Reproduction``, so check against that class.
-    from reprokit.cli import Reproduction as registered
+    from reprokit.cli import Reproduction as registered   # lazy: see the comment above
 
     found = []
     for ep in metadata.entry_points(group=GROUP):
@@ -88,7 +90,7 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_report(args) -> int:
-    from reprokit.report import render_report
+    from reprokit.report import render_report   # lazy: matplotlib / OpenCV stay out of `repro list`
 
     path = render_report(args.runs, args.out, args.title)
     print(f"report written to {path}")
@@ -113,11 +115,6 @@ def _cmd_demo(args) -> int:
 #: or run directory): the CLIs print their message on one line and exit 2. Anything else is a
 #: bug and keeps its traceback.
 def user_errors() -> tuple:
-    import pickle
-
-    from reprokit.errors import ReprokitError
-    from reprokit.weights import WeightLoadError
-
     return (ReprokitError, WeightLoadError, pickle.UnpicklingError, FileNotFoundError,
             NotADirectoryError, IsADirectoryError, PermissionError, ValueError)
 

@@ -4,7 +4,7 @@ full-size parameter column, data selection, results writing and ``repro`` regist
 A paper table is a list of rows; a row is one training-and-evaluation job
 (:class:`RowJob`): a row id, a JSON-able ``config`` that determines its result, and a
 module-level function ``fn(row, config) -> result``. :func:`run_rows` runs the rows that are not
-cached yet, longest first, in ``workers`` processes (:func:`reprokit.training.map_jobs`), and
+cached yet, longest first, in ``workers`` processes (:func:`reprokit.jobs.map_jobs`), and
 each finished row writes ``<cache>/<row>.json`` (``{"config", "result"}``) at once, so an
 interrupted table keeps its finished rows and a rerun (of this table, or of another table that
 shares the row) reuses every row whose config is unchanged. A row interrupted mid-training
@@ -16,6 +16,10 @@ import dataclasses
 import json
 import os
 from typing import Callable, Mapping, Sequence
+
+from reprokit.cli import Reproduction
+from reprokit.files import write_json_atomic
+from reprokit.jobs import map_jobs
 
 SCALE_NAMES = ("demo", "smoke", "paper")
 
@@ -101,8 +105,6 @@ class RowCache:
         return stored.get("result")
 
     def put(self, row: str, config: dict, result: dict):
-        from reprokit.callbacks import write_json_atomic
-
         os.makedirs(self.directory, exist_ok=True)
         write_json_atomic(self.path(row), {"config": json.loads(_config_text(config)),
                                            "result": result})
@@ -118,8 +120,6 @@ def _run_job(args):
 def run_rows(jobs: Sequence[RowJob], cache_dir: str, workers: int = 1) -> dict:
     """Results of every row, in the order of ``jobs``: cached ones reused, the others run
     (longest first, ``workers`` at a time); each finished row is cached immediately."""
-    from reprokit.training import map_jobs
-
     cache = RowCache(cache_dir)
     results, todo = {}, []
     for job in jobs:
@@ -140,7 +140,7 @@ def full_size_params(build_fn: Callable) -> dict:
     """``{"trainable": n, "total": m}`` of the model ``build_fn()`` builds (then freed): the
     params column of every table (``trainable`` = PyTorch ``parameters()`` of a port; ``total``
     adds BatchNorm moving statistics, Keras ``count_params()``)."""
-    import keras
+    import keras                # lazy: `repro list` imports this module, TensorFlow stays out
     import numpy as np
 
     model = build_fn()
@@ -165,8 +165,6 @@ def select_data(data_dir: str | None, write_synthetic: Callable[[], str], synthe
 def write_results(run, summary: dict, markdown: str, figures: Mapping[str, Callable] = ()) -> str:
     """``results.json`` (atomically), ``results.md`` and each figure ``fn(path)`` into the run
     directory; marks the run finished and returns its path."""
-    from reprokit.callbacks import write_json_atomic
-
     write_json_atomic(run.file("results.json"), summary)
     with open(run.file("results.md"), "w", encoding="utf-8") as f:
         f.write(markdown)
@@ -180,8 +178,6 @@ def reproduction(name: str, title: str, paper: str, fn: Callable[[str, str | Non
                  demo: bool = True):
     """The ``repro`` registration (:class:`reprokit.cli.Reproduction`); ``fn(scale, data_dir,
     out_root)`` is the same function the package's ``python -m <package> reproduce`` calls."""
-    from reprokit.cli import Reproduction
-
     return Reproduction(name, title, paper, fn, demo)
 
 

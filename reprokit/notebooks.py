@@ -19,7 +19,7 @@ DEFAULT_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__fil
 def execute_notebook(path: str, out_dir: str | None = None, timeout: int = 600):
     """Run ``path``; returns ``(executed notebook, seconds)``. Raises
     ``nbclient.exceptions.CellExecutionError`` naming the failing cell."""
-    import nbformat
+    import nbformat                   # lazy: the notebook runner is a dev / notebooks extra
     from nbclient import NotebookClient
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")           # the kernel inherits it

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import os
 
+import cv2
 import numpy as np
 
 from reprokit.errors import ConfigError
+from reprokit.training import RunDir
 
 RANDOM_WEIGHTS = "random weights (no --weights given): these keypoints are meaningless"
 SYNTHETIC_ONLY = ("weights trained on synthetic data only: not expected to work on real "
@@ -43,8 +45,6 @@ def output_paths(image: str, command: str, output: str | None = None,
 def run_of(path: str | None):
     """The :class:`reprokit.training.RunDir` a weights path belongs to (the run directory
     itself, or a file in its ``checkpoints/``), else ``None``."""
-    from reprokit.training import RunDir       # lazy: TensorFlow, not needed for the names
-
     if not path:
         return None
     path = os.path.abspath(path)
@@ -66,8 +66,6 @@ def weights_warning(weights: str | None) -> str | None:
 
 def banner(image: np.ndarray, text: str | None, color=(200, 30, 30)) -> np.ndarray:
     """The RGB image with ``text`` on a coloured strip across its top (wrapped to fit)."""
-    import cv2
-
     out = np.ascontiguousarray(np.asarray(image, np.uint8).copy())
     if not text:
         return out

@@ -14,6 +14,8 @@ import os
 import re
 import shutil
 
+from reprokit.viz import plot_training_curves, read_metrics
+
 
 def _section(run: str, files_dir: str, rel_dir: str) -> str:
     name = os.path.basename(os.path.normpath(run))
@@ -23,7 +25,6 @@ def _section(run: str, files_dir: str, rel_dir: str) -> str:
     for p in pngs:
         shutil.copyfile(p, os.path.join(dst, os.path.basename(p)))
     if os.path.exists(os.path.join(run, "metrics.jsonl")):
-        from reprokit.viz import plot_training_curves, read_metrics
 
         # a run that has logged nothing numeric yet gets no curve figure (the plot would raise)
         if any(isinstance(v, (int, float)) and k not in ("step", "epoch", "time")

@@ -19,6 +19,7 @@ import os
 
 import cv2
 import numpy as np
+from tqdm import tqdm
 
 #: Marker file every synthetic writer puts at its dataset root: predictions from weights
 #: trained below such a root carry a "trained on synthetic data only" warning.
@@ -321,10 +322,6 @@ def write_figures(skeleton: Skeleton, directory: str, count: int, image_size=(25
         Records for :class:`reprokit.data.ImageRecordReader` (``image_path``, ``label_path``,
         ``keypoints``, ``visible``, ``center``, ``scale``).
     """
-    import os
-
-    from tqdm import tqdm
-
     os.makedirs(directory, exist_ok=True)
     rows = {k: [] for k in ("image_path", "label_path", "keypoints", "visible", "center", "scale")}
     for i in tqdm(range(count), desc=f"rendering {skeleton.name}", unit="img", disable=count < 200):

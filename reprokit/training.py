@@ -24,11 +24,13 @@ import time
 from typing import Callable, Sequence
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from reprokit import __version__
 from reprokit.callbacks import (BestCheckpoint, MetricLogger, PeriodicValidation, RunBackup,
-                                save_weights_atomic, write_json_atomic)
+                                save_weights_atomic)
+from reprokit.files import write_json_atomic
 from reprokit.synthetic import is_synthetic
 
 logger = logging.getLogger("reprokit")
@@ -51,7 +53,6 @@ def git_hash(path: str = ".") -> str | None:
 
 def versions() -> dict:
     """Versions of everything that changes numbers: Python, TF, Keras, numpy, reprokit, git."""
-    import numpy as np
 
     return {"python": sys.version.split()[0], "platform": platform.platform(),
             "tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__,
@@ -339,33 +340,3 @@ def add_weight_decay(model: keras.Model, rate: float, layer_types=(keras.layers.
         raise ValueError(f"{model.name} has no {[t.__name__ for t in layer_types]} layers with "
                          f"a {attribute!r} weight")
     return n
-
-
-def _run_job(args):
-    fn, job, threads = args
-    if threads:
-        # Split the cores between the workers (tracing is single-threaded, so two jobs at a
-        # time keep both cores of a small machine busy where one alone uses about 1.4).
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-    return fn(job)
-
-
-def map_jobs(fn: Callable, jobs: Sequence, workers: int = 1) -> list:
-    """``[fn(job) for job in jobs]``, in ``workers`` spawned processes when ``workers > 1``.
-
-    Each worker gets ``cpu_count // workers`` TensorFlow threads; ``fn`` must be a module-level
-    function and the jobs picklable. Processes are spawned, not forked (TensorFlow may already
-    be initialised in this one). Results come back in the order of ``jobs``.
-    """
-    jobs = list(jobs)
-    workers = max(1, min(int(workers), len(jobs) or 1))
-    if workers == 1:
-        return [fn(job) for job in jobs]
-    import concurrent.futures
-    import multiprocessing
-
-    threads = max(1, (os.cpu_count() or 2) // workers)
-    ctx = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-        return list(pool.map(_run_job, [(fn, job, threads) for job in jobs]))

@@ -19,21 +19,24 @@ view, e.g. the thesis' 13 groups).
 from __future__ import annotations
 
 import colorsys
+import json
+import os
+import sys
 from typing import Sequence
 
+import cv2
 import numpy as np
 
 
 def pyplot():
     """``matplotlib.pyplot``, on the ``Agg`` backend unless running in a Jupyter kernel (where
-    the notebook's inline backend must stay, or figures would not show)."""
-    import sys
-
-    import matplotlib
+    the notebook's inline backend must stay, or figures would not show). Imported here, not at
+    the top: the backend must be chosen before pyplot is first imported."""
+    import matplotlib                    # lazy: the backend is chosen before pyplot loads
 
     if "ipykernel" not in sys.modules:
         matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt      # lazy, after the backend choice
 
     return plt
 
@@ -99,7 +102,7 @@ def plot_segmentation(images: Sequence, gt: Sequence, pred: Sequence, class_name
                 axes[i, j].set_title(name, fontsize=9)
     present = sorted(set(np.unique(np.concatenate([np.ravel(g) for g in gt] + [np.ravel(q) for q in pred])))
                      & set(range(k)))
-    import matplotlib.patches as mpatches
+    import matplotlib.patches as mpatches   # lazy: after pyplot() chose the backend
 
     handles = [mpatches.Patch(color=pal[c] / 255.0, label=f"{c} {class_names[c]}") for c in present]
     fig.legend(handles=handles, loc="lower center", ncol=min(6, len(handles)) or 1, fontsize=7,
@@ -226,8 +229,6 @@ def plot_heatmaps(heatmaps, names: Sequence[str] | None = None, path: str | None
     fig, axes = plt.subplots(rows, cols, figsize=(1.8 * cols, 1.9 * rows + 0.4), dpi=100, squeeze=False)
     bg = None
     if image is not None:
-        import cv2
-
         bg = cv2.resize(np.asarray(image, np.uint8), (hm.shape[1], hm.shape[0]),
                         interpolation=cv2.INTER_AREA)
     for i, ax in enumerate(axes.ravel()):
@@ -266,9 +267,6 @@ def plot_pck_curves(curves: dict, path: str | None = None, title: str = "PCK",
 
 def read_metrics(run_or_path: str) -> list[dict]:
     """The records of a run's ``metrics.jsonl`` (a run directory or the file)."""
-    import json
-    import os
-
     path = os.path.join(run_or_path, "metrics.jsonl") if os.path.isdir(run_or_path) else run_or_path
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path} not found (is {run_or_path!r} a reprokit run directory?)")
@@ -281,8 +279,6 @@ def plot_training_curves(run_or_path: str, path: str | None = None, keys: Sequen
     """Training curves from ``metrics.jsonl``: every numeric key of the ``train`` records
     against the step (the losses on a log scale), and of the ``epoch`` / ``validation``
     records against their step."""
-    import os
-
     plt = pyplot()
     recs = read_metrics(run_or_path)
     series: dict = {}

@@ -12,6 +12,7 @@ kernels are ``(C * M, 1, kh, kw)``; Keras ``DepthwiseConv2D`` wants ``(kh, kw, C
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import re
 from typing import Iterable, Mapping
@@ -167,7 +168,7 @@ def load_state_dict(path: str) -> dict[str, np.ndarray]:
             return {k: data[k] for k in data.files}
     if ext in (".pth", ".pt"):
         try:
-            import torch
+            import torch           # lazy and optional: only .pth files need it
         except ImportError as err:
             raise ImportError(
                 f"{path} is a PyTorch checkpoint and reading it needs PyTorch, which is not "
@@ -198,8 +199,6 @@ def read_manifest(path: str) -> dict[str, dict]:
 
 def verify_file(path: str, expected_bytes: int | None = None, sha256: str | None = None):
     """Check a weight file's size and digest before parsing it; errors name file and values."""
-    import hashlib
-
     if not os.path.exists(path):
         raise FileNotFoundError(f"weight file not found: {path} (see weights/README.md for where to get it)")
     size = os.path.getsize(path)

@@ -13,6 +13,9 @@ import sys
 
 from reprokit.cli import run_main
 
+# The commands import the library inside their functions: `--help` and argument errors
+# answer without loading TensorFlow (docs/design.md, import policy).
+
 
 def _summary(args) -> int:
     from reprokit.training import set_seed

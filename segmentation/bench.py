@@ -13,6 +13,9 @@ import argparse
 import sys
 import time
 
+# The commands import the library inside their functions: `--help` and argument errors
+# answer without loading TensorFlow (docs/design.md, import policy).
+
 
 def bench_row(row: str, scale: str = "smoke", steps: int = 5, batch_size: int | None = None) -> dict:
     import keras

@@ -42,6 +42,8 @@ import numpy as np
 from reprokit.errors import ConfigError
 from reprokit.experiment import (RowJob, Scale, full_size_params, get_scale, reproduction,
                                  run_rows, write_results)
+from reprokit.metrics.segmentation import segmentation_report
+from reprokit.viz import pyplot
 from segmentation.tables import _G13, ROWS, TABLES, Table
 
 # Modules that load TensorFlow are imported inside the functions that train: ``repro list``
@@ -220,7 +222,6 @@ def _cell(ours, paper, digits=2):
 
 def chance_level(cm) -> dict:
     """Scores of predicting background everywhere, from a confusion matrix's ground truth."""
-    from reprokit.metrics.segmentation import segmentation_report
 
     cm = np.asarray(cm)
     bg = np.zeros_like(cm)
@@ -281,7 +282,6 @@ def figures_markdown(results: dict) -> str:
 
 def plot_tables(summary: dict, names, path: str):
     """Grouped bars: our mIoU beside the thesis' for every row of the tables."""
-    from reprokit.viz import pyplot
 
     plt = pyplot()
 

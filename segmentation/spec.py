@@ -21,8 +21,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from reprokit.callbacks import BatchNormPhase, PolynomialDecay
+from reprokit.callbacks import BatchNormPhase
 from reprokit.errors import ConfigError
+from reprokit.schedules import PolynomialDecay
 from reprokit.spec import RunSpec, field
 from reprokit.training import make_optimizer as training_optimizer
 from segmentation.labels import NUM_CLASSES, PROGRESSIVE

@@ -15,6 +15,7 @@ import os
 
 import cv2
 import numpy as np
+from scipy.io import savemat
 
 from reprokit.synthetic import SMPL29, mark_synthetic, render_figure
 
@@ -25,8 +26,6 @@ def write_synthetic_surreal(root: str, split: str = "train", clips: int = 2, fra
 
     Skipped when the split's ``.complete`` stamp records the same arguments. Returns ``root``.
     """
-    from scipy.io import savemat
-
     folder = os.path.join(root, "cmu", split, "run0")
     stamp = json.dumps({"clips": clips, "frames": frames, "size": list(image_size), "seed": seed,
                         "v": 1})

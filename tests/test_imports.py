@@ -90,3 +90,34 @@ def test_dependency_direction():
 
 def test_the_cycle_finder_finds_a_cycle():
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+#: Module-level notes that give the reason for every import inside a function of the module
+#: (the CLIs and the table runners; docs/design.md, import policy).
+MODULE_REASONS = ("# Lazy imports below", "# The commands import the library inside their functions",
+                  "# Modules that load TensorFlow are imported inside the functions")
+
+
+def _unexplained_lazy_imports():
+    bad = []
+    for mod, path in sorted(_modules().items()):
+        text = open(path, encoding="utf-8").read()
+        if any(note in text for note in MODULE_REASONS):
+            continue
+        lines = text.splitlines()
+        for node in ast.walk(ast.parse(text, path)):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for inner in ast.walk(node):
+                if isinstance(inner, (ast.Import, ast.ImportFrom)):
+                    window = lines[max(0, inner.lineno - 4):inner.lineno]
+                    if not any("lazy" in line.lower() for line in window):
+                        bad.append(f"{mod}:{inner.lineno}: {lines[inner.lineno - 1].strip()}")
+    return bad
+
+
+def test_every_import_inside_a_function_says_why():
+    """Lazy imports only where they keep `repro list` / `--help` fast (or load an optional
+    dependency), each with its reason on the line or just above it."""
+    bad = _unexplained_lazy_imports()
+    assert not bad, "imports inside functions without a reason:\n" + "\n".join(bad)

@@ -14,9 +14,8 @@ def _hourglass(block):
 
 
 def _models():
-    from hourglass.model import BLOCKS
-
     from handpose.model import build_handsegnet, build_posenet
+    from hourglass.blocks import BLOCKS
     from segmentation.model import ICNet, HourglassSegmenter, SegNetBasic
 
     cases = {f"hourglass-{b}": (lambda b=b: _hourglass(b)) for b in sorted(BLOCKS)}

@@ -280,7 +280,7 @@ def test_paper_schedules_are_hand3d_scripts_and_step():
     PoseNet 30k at 1e-4 / 1e-5 / 1e-6 (boundaries 10k, 20k), HandSegNet 40k at 1e-5 / 1e-6 /
     1e-7 (20k, 30k); ours steps (theirs never advances global_step)."""
     from handpose.spec import HandSegConfig, PoseNetConfig
-    from reprokit.callbacks import PiecewiseConstantByIteration
+    from reprokit.schedules import PiecewiseConstantByIteration
     from reprokit.training import make_optimizer
 
     p, h = PoseNetConfig(), HandSegConfig()

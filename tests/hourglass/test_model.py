@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from hourglass import BLOCKS, BlockOptions, build_stacked_hourglass
-from hourglass.model import fuse_stacks, hru_block, prm_block, stack_outputs
+from hourglass.blocks import hru_block, prm_block
+from hourglass.model import fuse_stacks, stack_outputs
 from hourglass.presets import PRESETS, TABLE1_PRESETS, build_preset, get_preset
 from hourglass.summary import summarize
 

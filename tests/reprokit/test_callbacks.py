@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from reprokit.callbacks import (BatchNormPhase, BestCheckpoint, MetricLogger, PeriodicValidation,
-                                PiecewiseConstantByIteration, PolynomialDecay, StepDecayByEpoch)
+from reprokit.callbacks import BatchNormPhase, BestCheckpoint, MetricLogger, PeriodicValidation
+from reprokit.schedules import PiecewiseConstantByIteration, PolynomialDecay, StepDecayByEpoch
 from reprokit.layers import SwitchableBatchNormalization
 
 
