@@ -41,8 +41,9 @@ def test_report_copies_and_relinks_figures(tmp_path, capsys):
     for run in ("20260101-a-table1", "20260101-b-table4"):
         for png in ("curve.png", "extra.png", "training_curves.png"):
             assert os.path.getsize(out.parent / "report_files" / run / png) > 1000
-    with pytest.raises(SystemExit, match="not run directories"):
-        cli.main(["report", str(tmp_path / "nope"), "-o", str(out)])
+    capsys.readouterr()
+    assert cli.main(["report", str(tmp_path / "nope"), "-o", str(out)]) == 2
+    assert "repro: error: not run directories" in capsys.readouterr().err
 
 
 def test_report_of_a_run_without_numeric_metrics_has_no_curve(tmp_path):
