@@ -37,6 +37,7 @@ import os
 
 from hourglass.mpii_formats import (NUM_JOINTS, MPIIFormatError, adjust_box, attach_head_sizes,
                                     read_detections, read_h5, read_json, read_release_mat)
+from reprokit.codecs import GaussianHeatmapCodec
 from reprokit.data import DatasetMeta, ImageRecordReader
 from reprokit.errors import ConfigError
 from reprokit.metrics.keypoints import MPII_JOINTS
@@ -47,6 +48,17 @@ MPII = DatasetMeta(
     skeleton=((0, 1), (1, 2), (2, 6), (6, 3), (3, 4), (4, 5), (6, 7), (7, 8), (8, 9),
               (10, 11), (11, 12), (12, 7), (7, 13), (13, 14), (14, 15)))
 FLIP_INDEX = MPII.flip_index
+#: Heatmaps are at 1/4 of the input side in both references (docs/reference/hourglass.md §1.3, §2.2).
+STRIDE = 4
+
+
+def heatmap_codec(input_size: int, patch_size: int | None = 7) -> GaussianHeatmapCodec:
+    """The package's one heatmap codec: sigma 1 at ``input_size / 4``, peak on the truncated
+    coordinate (both references); ``patch_size`` is the recipe's Gaussian support (anibali 7,
+    princeton-vl 9: it changes the targets only). Training encodes with it, evaluation and
+    predict decode with it (argmax + quarter offset, back through the crop)."""
+    return GaussianHeatmapCodec((input_size, input_size), (input_size // STRIDE,) * 2,
+                                sigma=1.0, peak_rounding="floor", patch_size=patch_size)
 
 
 # ------------------------------------------------------------------------------ loader
@@ -122,6 +134,7 @@ class MPIIReader(ImageRecordReader):
         self.table = records
 
 
-__all__ = ["FLIP_INDEX", "MPII", "MPIIFormatError", "MPIIReader", "NUM_JOINTS", "adjust_box",
+__all__ = ["FLIP_INDEX", "MPII", "MPIIFormatError", "MPIIReader", "NUM_JOINTS", "STRIDE",
+           "adjust_box", "heatmap_codec",
            "attach_head_sizes", "load_mpii", "read_detections", "read_h5", "read_json",
            "read_release_mat"]

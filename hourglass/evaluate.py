@@ -28,23 +28,15 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from hourglass.data import FLIP_INDEX, MPII, MPIIReader
+from hourglass.data import FLIP_INDEX, MPII, STRIDE, MPIIReader, heatmap_codec
 from hourglass.model import normalize_image
 from hourglass.presets import GROUPS
-from reprokit.codecs import GaussianHeatmapCodec
 from reprokit.data import AffineCrop, build_dataset
 from reprokit.metrics.keypoints import MPII_JOINTS, PCKH_VARIANTS, pckh, pckh_curve
 from reprokit.viz import plot_pck_curves
 
 _LOG = logging.getLogger(__name__)
 
-STRIDE = 4
-
-
-def decoder(input_size: int) -> GaussianHeatmapCodec:
-    """The codec used for decoding (peak on the truncated coordinate, +0.5 offset)."""
-    return GaussianHeatmapCodec((input_size, input_size), (input_size // STRIDE,) * 2,
-                                peak_rounding="floor")
 
 
 def flip_input(x, align: bool = True):
@@ -101,7 +93,7 @@ def predict_records(model, records: dict, input_size: int, mean=None, flip_test:
                        format_fn=lambda ex: (normalize_image(ex["image"], mean),
                                              ex["meta"]["transform"]))
     predict = make_predict_fn(model, flip_test, stack_fusion, flip_align)
-    codec = decoder(input_size)
+    codec = heatmap_codec(input_size)
     coords, scores = [], []
     n = len(records["image_path"])
     for x, transform in tqdm(ds, total=-(-n // batch_size), desc="evaluating", unit="batch",
@@ -231,7 +223,7 @@ def predict_image(model, image, input_size: int, mean=None, center=None, scale=N
     crop = AffineCrop((input_size, input_size))(example)
     x = normalize_image(crop["image"], mean)[None]
     heatmaps = make_predict_fn(model, flip_test)(x).numpy()
-    coords, scores = decoder(input_size).decode(heatmaps, crop["meta"]["transform"].numpy()[None])
+    coords, scores = heatmap_codec(input_size).decode(heatmaps, crop["meta"]["transform"].numpy()[None])
     return {"keypoints": coords[0], "scores": scores[0], "center": [float(c) for c in center],
             "scale": float(scale)}
 
@@ -253,5 +245,5 @@ def draw_pose(image, keypoints, scores=None, threshold: float = 0.0):
     return out
 
 
-__all__ = ["decoder", "draw_pose", "evaluate", "flip_input", "format_table", "make_predict_fn",
+__all__ = ["draw_pose", "evaluate", "flip_input", "format_table", "make_predict_fn",
            "mean_pose_baseline", "plot_curves", "predict_image", "predict_records", "write_results"]

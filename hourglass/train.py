@@ -30,12 +30,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from hourglass.data import FLIP_INDEX, NUM_JOINTS, MPIIReader, load_mpii
+from hourglass.data import FLIP_INDEX, NUM_JOINTS, MPIIReader, heatmap_codec, load_mpii
 from hourglass.evaluate import evaluate, write_results
 from hourglass.model import MPII_MEAN, normalize_image
 from hourglass.presets import build_preset, get_preset
 from reprokit.callbacks import PeriodicValidation
-from reprokit.codecs import GaussianHeatmapCodec
 from reprokit.data import AffineCrop, ChannelScale, ColorJitter, Compose, RandomApply, build_dataset
 from reprokit.errors import ConfigError
 from reprokit.losses import HeatmapMSE
@@ -110,12 +109,6 @@ def get_recipe(name: str) -> Recipe:
     return RECIPES[name]
 
 
-def make_codec(recipe: Recipe, input_size: int) -> GaussianHeatmapCodec:
-    """sigma 1 at input/4 resolution, peak on the truncated coordinate (both references)."""
-    return GaussianHeatmapCodec((input_size, input_size), (input_size // 4, input_size // 4),
-                                sigma=1.0, peak_rounding="floor", patch_size=recipe.patch_size)
-
-
 def make_augment(recipe: Recipe, input_size: int):
     steps = [AffineCrop((input_size, input_size), scale_std=recipe.scale_std,
                         scale_range=recipe.scale_range, rotation_std=recipe.rotation_std,
@@ -131,7 +124,7 @@ def make_augment(recipe: Recipe, input_size: int):
 def train_dataset(records: dict, recipe: Recipe, input_size: int, num_stacks: int,
                   batch_size: int, seed: int | None = 0) -> tf.data.Dataset:
     """Repeating ``(x, (heatmaps,) * num_stacks)`` batches with the recipe's augmentation."""
-    codec = make_codec(recipe, input_size)
+    codec = heatmap_codec(input_size, recipe.patch_size)
 
     def fmt(ex):
         x = normalize_image(ex["image"], recipe.mean)
@@ -289,5 +282,5 @@ def load_config(path: str) -> TrainConfig:
 
 
 __all__ = ["MPII_MEAN", "RECIPES", "Recipe", "TrainConfig", "build_model", "compile_model",
-           "get_recipe", "load_config", "make_augment", "make_codec", "make_optimizer",
+           "get_recipe", "load_config", "make_augment", "make_optimizer",
            "normalize_image", "train", "train_dataset"]

@@ -12,10 +12,11 @@ import pytest
 import tensorflow as tf
 
 from hourglass.data import MPIIReader, load_mpii
-from hourglass.evaluate import decoder, flip_input, make_predict_fn, mean_pose_baseline
+from hourglass.data import heatmap_codec
+from hourglass.evaluate import flip_input, make_predict_fn, mean_pose_baseline
 from hourglass.reproduce import paper_minutes, table1_markdown
 from hourglass.synthetic import write_synthetic_mpii
-from hourglass.train import (MPII_MEAN, RECIPES, TrainConfig, compile_model, make_augment, make_codec,
+from hourglass.train import (MPII_MEAN, RECIPES, TrainConfig, compile_model, make_augment,
                              make_optimizer, train_dataset)
 from reprokit.data import build_dataset
 from reprokit.losses import HeatmapMSE
@@ -78,11 +79,11 @@ def test_training_batches_are_mean_subtracted_with_one_target_per_stack(mpii_dir
 def test_keypoints_through_random_crops_decode_back_within_one_original_pixel(mpii_dir, seed):
     """anibali augmentation (scale, rotation, flip) -> heatmaps -> decode -> inverse transform."""
     records = load_mpii(mpii_dir, "train")
-    codec = make_codec(RECIPES["anibali"], 256)
+    codec = heatmap_codec(256, RECIPES["anibali"].patch_size)
     ds = build_dataset(MPIIReader(records, "annotated"), make_augment(RECIPES["anibali"], 256),
                        codec, 8, training=True, seed=seed)
     batch = next(iter(ds))
-    pred, _ = decoder(256).decode(batch["heatmaps"].numpy(), batch["meta"]["transform"].numpy())
+    pred, _ = heatmap_codec(256).decode(batch["heatmaps"].numpy(), batch["meta"]["transform"].numpy())
     index = batch["meta"]["index"].numpy()
     truth = records["keypoints"][index]
     # a flipped sample's joint j came from joint FLIP_INDEX[j]; keypoints were permuted with it
