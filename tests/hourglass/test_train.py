@@ -247,3 +247,29 @@ def test_interrupted_reproduction_keeps_finished_rows(tmp_path, monkeypatch, mpi
     assert "0.50 / 0.93" in text
     for name in ("results.json", "table1.png", "pckh_curves.png"):
         assert os.path.getsize(os.path.join(out, name)) > 0
+
+
+def test_predict_with_converted_weights_outside_a_run(tmp_path):
+    """`hourglass predict --weights converted.weights.h5` (the output of `convert`, no run):
+    the architecture comes from --format / --stacks; a mismatch is one named error."""
+    import cv2
+
+    from hourglass.model import build_stacked_hourglass
+    from hourglass.predict import load_predictor, predict_file
+    from reprokit.errors import ConfigError
+
+    path = str(tmp_path / "converted.weights.h5")
+    build_stacked_hourglass(1, 16, num_features=8, depth=1).save_weights(path)
+    with pytest.raises(ConfigError, match="converted.weights.h5 does not fit a 2-stack bearpaw"):
+        load_predictor(path, "bearpaw", 2)
+    image = str(tmp_path / "person.jpg")
+    cv2.imwrite(image, np.full((120, 90, 3), 100, np.uint8))
+    full = str(tmp_path / "hg2.weights.h5")
+    saved = build_stacked_hourglass(2, 16)
+    saved.save_weights(full)
+    predictor = load_predictor(full, "bearpaw", 2)
+    assert predictor.warning is None and predictor.input_size == 256
+    for a, b in zip(saved.weights, predictor.model.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    data = predict_file(image, predictor, flip_test=False)
+    assert len(data["keypoints"]) == 16 and os.path.exists(tmp_path / "person.hourglass.png")
