@@ -14,7 +14,8 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.11",
-    packages=find_packages(include=["reprokit*", "hourglass*", "handpose*", "segmentation*"]),
+    packages=find_packages(include=["reprokit*", "hourglass*", "handpose*", "segmentation*",
+                                    "logocap*"]),
     install_requires=[
         "tensorflow~=2.21.0",
         "keras>=3.12",
@@ -27,11 +28,13 @@ setup(
         "tqdm",
         # TensorFlow 2.21 no longer pulls TensorBoard in; runs write TensorBoard logs (docs/design.md).
         "tensorboard~=2.21.0",
+        # COCO keypoint evaluation (logocap); not xtcocotools, which fails with numpy 2
+        # (docs/reference/logocap_metrics_ecosystem.md §2)
+        "pycocotools>=2.0.8",
     ],
     extras_require={
         # the test suite executes the notebooks, so the notebook runner is a dev dependency
         "dev": ["pytest", "hypothesis", "nbclient", "nbformat", "ipykernel"],
-        "coco": ["pycocotools"],
         "export": ["tf2onnx", "onnxruntime"],
         "notebooks": ["nbclient", "nbformat", "ipykernel"],
     },

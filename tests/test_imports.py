@@ -4,10 +4,10 @@ import ast
 import os
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PACKAGES = ("reprokit", "hourglass", "handpose", "segmentation")
+PACKAGES = ("reprokit", "hourglass", "handpose", "segmentation", "logocap")
 #: package -> the project packages it may import
 ALLOWED = {"reprokit": set(), "hourglass": {"reprokit"}, "handpose": {"reprokit"},
-           "segmentation": {"reprokit", "hourglass"}}
+           "segmentation": {"reprokit", "hourglass"}, "logocap": {"reprokit", "hourglass"}}
 
 
 def _modules():
