@@ -141,3 +141,39 @@ def test_upper_bound_on_the_real_sample_beats_the_initial_poses(coco_sample):
     assert result["matched"] == result["poses"] == 12
     assert result["upper_bound"]["AP"] > result["initial"]["AP"]
     assert result["upper_bound"]["AP"] > 0.9
+
+
+def test_synthetic_coco_is_the_official_format(tmp_path):
+    """Written like COCO 2017: the reader, pycocotools (GT as predictions = AP 1.0, crowd
+    regions ignored) and pycocotools' own RLE decoder accept it; it has several people per
+    image, small people, crowd regions and images without people."""
+    from pycocotools import mask as mask_utils
+
+    from logocap.synthetic import coco_paths, uncompressed_rle, write_synthetic_coco
+    from reprokit.synthetic import is_synthetic
+
+    path = write_synthetic_coco(str(tmp_path), "val", 20, seed=2)
+    assert (path, str(tmp_path / "val2017")) == coco_paths(str(tmp_path), "val")
+    assert is_synthetic(path)
+    data = read_coco_keypoints(path, str(tmp_path / "val2017"))
+    people = [len(r["area"]) - int(r["iscrowd"].sum()) for r in data["images"]]
+    assert max(people) >= 3 and min(people) == 0
+    crowd = [r for r in data["images"] if r["iscrowd"].any()]
+    assert crowd and all(r["num_keypoints"][r["iscrowd"]].max() == 0 for r in crowd)
+    areas = np.concatenate([r["area"][~r["iscrowd"]] for r in data["images"]])
+    assert (areas < 32 ** 2).any() and (areas >= 32 ** 2).any()
+    flags = np.concatenate([r["keypoints"][~r["iscrowd"], :, 2].ravel() for r in data["images"]])
+    assert {0, 1, 2} <= set(flags.tolist())
+    raw = json.load(open(path))
+    rle = next(a for a in raw["annotations"] if a["iscrowd"])["segmentation"]
+    decoded = mask_utils.decode(mask_utils.frPyObjects(rle, *rle["size"]))
+    assert decoded.sum() == next(a for a in raw["annotations"] if a["iscrowd"])["area"]
+    m = np.zeros((5, 4), bool)
+    m[0, 0] = m[2:4, 1] = True
+    assert mask_utils.decode(mask_utils.frPyObjects(uncompressed_rle(m), 5, 4)).astype(bool).tolist() == m.tolist()
+    res = []
+    for rec in data["images"]:
+        keep = ~rec["iscrowd"] & (rec["num_keypoints"] > 0)
+        res += results_list([rec["image_id"]] * int(keep.sum()), rec["keypoints"][keep, :, :2],
+                            np.ones(int(keep.sum())))
+    assert coco_eval(path, res)["AP"] == pytest.approx(1.0)
