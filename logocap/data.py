@@ -122,7 +122,7 @@ def read_coco_keypoints(path: str, image_dir: str | None = None) -> dict:
             "keypoints": kp, "area": area, "bbox": _field(path, ann, i, "bbox", (4,)),
             "iscrowd": bool(ann.get("iscrowd", 0)),
             "num_keypoints": int(ann.get("num_keypoints", int((kp[:, 2] > 0).sum()))),
-            "ann_id": ann.get("id", i)})
+            "ann_id": ann.get("id", i), "segmentation": ann.get("segmentation", [])})
     records = []
     for im in images.values():
         people = im.pop("people")
@@ -132,6 +132,7 @@ def read_coco_keypoints(path: str, image_dir: str | None = None) -> dict:
         im["iscrowd"] = np.asarray([p["iscrowd"] for p in people], bool)
         im["num_keypoints"] = np.asarray([p["num_keypoints"] for p in people], np.int64)
         im["ann_id"] = np.asarray([p["ann_id"] for p in people])
+        im["segmentation"] = [p["segmentation"] for p in people]
         records.append(im)
     return {"images": records, "categories": data["categories"], "path": os.path.abspath(path)}
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import layers
 
 from reprokit.weights import assign_weights, load_state_dict
@@ -29,14 +30,19 @@ from reprokit.weights import assign_weights, load_state_dict
 #: timm ``cfg_cls`` of the two backbones the supplement uses: stage -> (modules, block, blocks
 #: per branch, channels per branch); stage 1 is ``layer1``.
 CONFIGS = {
-    "w32": {"stem": 64, "stage1": (1, "bottleneck", (4,), (64,)),
+    "w32": {"stem": 64, "stem2": 64, "stage1": (1, "bottleneck", (4,), (64,)),
             "stage2": (1, "basic", (4, 4), (32, 64)),
             "stage3": (4, "basic", (4, 4, 4), (32, 64, 128)),
             "stage4": (3, "basic", (4, 4, 4, 4), (32, 64, 128, 256))},
-    "w48": {"stem": 64, "stage1": (1, "bottleneck", (4,), (64,)),
+    "w48": {"stem": 64, "stem2": 64, "stage1": (1, "bottleneck", (4,), (64,)),
             "stage2": (1, "basic", (4, 4), (48, 96)),
             "stage3": (4, "basic", (4, 4, 4), (48, 96, 192)),
             "stage4": (3, "basic", (4, 4, 4, 4), (48, 96, 192, 384))},
+    # not a paper network: the same topology, narrow and shallow, for CPU smoke runs and tests
+    "smoke": {"stem": 16, "stem2": 16, "stage1": (1, "bottleneck", (1,), (8,)),
+              "stage2": (1, "basic", (1, 1), (8, 16)),
+              "stage3": (1, "basic", (1, 1, 1), (8, 16, 32)),
+              "stage4": (1, "basic", (1, 1, 1, 1), (8, 16, 32, 64))},
 }
 #: timm ``hrnet_w32`` / ``hrnet_w48`` with ``features_only=True, feature_location=""`` (the
 #: issue's measurement with timm 1.0.31; asserted by the tests).
@@ -130,7 +136,7 @@ def _module(xs, kind, blocks, channels, name):
 
 
 def build_hrnet(width: str = "w32", input_shape=(None, None, 3), name: str | None = None) -> keras.Model:
-    """HRNet-W32 or -W48: RGB (ImageNet-normalised) ``(N, H, W, 3)`` -> the four branch outputs
+    """HRNet-W32 or -W48 (or ``"smoke"``, a narrow, shallow HRNet for CPU tests): RGB (ImageNet-normalised) ``(N, H, W, 3)`` -> the four branch outputs
     ``[stride 4, 8, 16, 32]`` (W32: 32 / 64 / 128 / 256 channels). ``H`` and ``W`` should be
     multiples of 32 (the fuse layers add nearest-upsampled maps to their neighbours)."""
     if width not in CONFIGS:
@@ -138,9 +144,9 @@ def build_hrnet(width: str = "w32", input_shape=(None, None, 3), name: str | Non
     cfg = CONFIGS[width]
     inp = keras.Input(input_shape, name="image")
     x = _bn(_conv(inp, cfg["stem"], 3, 2, "conv1"), "bn1", relu=True)
-    x = _bn(_conv(x, 64, 3, 2, "conv2"), "bn2", relu=True)
+    x = _bn(_conv(x, cfg["stem2"], 3, 2, "conv2"), "bn2", relu=True)
     _, kind, blocks, chans = cfg["stage1"]
-    x, out_ch = _blocks(x, kind, 64, chans[0], blocks[0], "layer1")
+    x, out_ch = _blocks(x, kind, cfg["stem2"], chans[0], blocks[0], "layer1")
     xs, pre = [x], [out_ch]
     for s in (2, 3, 4):
         modules, kind, blocks, chans = cfg[f"stage{s}"]
@@ -153,13 +159,22 @@ def build_hrnet(width: str = "w32", input_shape=(None, None, 3), name: str | Non
     return keras.Model(inp, outs, name=name or f"hrnet_{width}")
 
 
+@keras.saving.register_keras_serializable(package="logocap")
+class ResizeLike(layers.Layer):
+    """Bilinear resize of ``x`` to the spatial size of ``ref`` (half-pixel centres =
+    PyTorch's ``align_corners=False``); works with unknown input sizes."""
+
+    def call(self, x, ref):
+        return tf.image.resize(x, tf.shape(ref)[1:3], "bilinear")
+
+    def compute_output_shape(self, x_shape, ref_shape):
+        return (x_shape[0], ref_shape[1], ref_shape[2], x_shape[3])
+
+
 def upsample_concat(branches, name: str = "concat"):
     """The bottom-up feature of LOGO-CAP / DEKR: every branch bilinearly upsampled to the
-    stride-4 size (``align_corners=False``, i.e. half-pixel centres) and concatenated (W32: 480
-    channels). Functional-API helper."""
-    size = branches[0].shape[1:3]
-    ups = [branches[0]] + [layers.Resizing(int(size[0]), int(size[1]), "bilinear",
-                                           name=f"{name}.up{i}")(b)
+    stride-4 size (``align_corners=False``) and concatenated (W32: 480 channels)."""
+    ups = [branches[0]] + [ResizeLike(name=f"{name}.up{i}")(b, branches[0])
                            for i, b in enumerate(branches[1:], start=1)]
     return layers.Concatenate(name=name)(ups)
 
@@ -194,5 +209,5 @@ def convert_timm(model: keras.Model, source, strict: bool = True):
     return assign_weights(model, weights, strict=strict, skipped=skipped, source=where)
 
 
-__all__ = ["CONFIGS", "TIMM_PARAMS", "build_hrnet", "convert_timm", "timm_state_dict_to_keras",
+__all__ = ["CONFIGS", "ResizeLike", "TIMM_PARAMS", "build_hrnet", "convert_timm", "timm_state_dict_to_keras",
            "upsample_concat"]

@@ -1,0 +1,113 @@
+"""The center-offset baseline: targets decode back to the poses they encode, the pipeline on a
+synthetic COCO, the losses, the flip test's bookkeeping on a symmetric input, and the resize
+protocol."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from logocap.data import FLIP_INDEX, NUM_KEYPOINTS
+from logocap.decode import (FLIP_INDEX_WITH_CENTER, decode_poses, flip_average, pose_nms,
+                            predict_image, resize_affine)
+from logocap.losses import HeatmapLoss, OffsetLoss
+from logocap.model import build_center_offset
+from logocap.targets import encode_targets
+
+
+def _two_people():
+    rng = np.random.default_rng(0)
+    kp = np.zeros((3, NUM_KEYPOINTS, 2), np.float32)
+    kp[0] = rng.uniform(10, 60, (NUM_KEYPOINTS, 2))
+    kp[1] = rng.uniform(70, 120, (NUM_KEYPOINTS, 2))
+    flags = np.full((3, NUM_KEYPOINTS), 2.0, np.float32)
+    flags[0, 3] = 0                                          # an unlabelled keypoint
+    flags[2] = 0                                             # padding
+    return kp, flags, np.array([2500.0, 2500.0, 0.0], np.float32), np.array([1, 1, 0], np.float32)
+
+
+def test_targets_decode_back_to_the_encoded_poses():
+    kp, flags, areas, valid = _two_people()
+    heat, heat_w, off, off_w = (t.numpy() for t in encode_targets(
+        kp, flags, areas, valid, np.zeros((128, 128)), (32, 32)))
+    assert heat.shape == (32, 32, 18) and off.shape == (32, 32, 34)
+    assert heat[..., 17].max() == pytest.approx(1.0, abs=0.05)           # two centres
+    np.testing.assert_allclose(np.unique(heat_w), [0.1, 1.0], rtol=1e-6)
+    poses, kscores, scores = decode_poses(heat, off, (128, 128))
+    # the two people come first; the other "centres" are the flat edges of the upsampled
+    # Gaussians' tails, which the reference's max-pool NMS keeps too, with low scores
+    assert scores[1] > 5 * scores[2:].max()
+    poses = poses[:2]
+    for p in range(2):
+        labelled = flags[p] > 0
+        got = poses[np.argmin([np.abs(q[labelled] - kp[p][labelled]).sum() for q in poses])]
+        np.testing.assert_allclose(got[labelled], kp[p][labelled], atol=1e-3)
+    # offsets carry weight 1/sqrt(area / 16) on labelled keypoints only
+    assert off_w.max() == pytest.approx(1 / np.sqrt(2500 / 16), rel=1e-5)
+
+
+def test_small_people_and_ignored_regions():
+    kp, flags, areas, valid = _two_people()
+    areas[1] = 30.0 ** 2                                     # below 32^2: no centre, no offsets
+    ignore = np.zeros((128, 128))
+    ignore[:64] = 1
+    heat, heat_w, off, off_w = (t.numpy() for t in encode_targets(
+        kp, flags, areas, valid, ignore, (32, 32)))
+    assert (heat_w[:16] == 0).all() and (heat_w[16:] > 0).all()
+    cy, cx = (kp[1].mean(0) / 4).round().astype(int)[::-1]
+    assert heat[..., 17][cy, cx] < 0.5 and off_w[cy, cx].max() == 0.0
+
+
+def test_losses_weight_and_normalise():
+    y = np.zeros((1, 4, 4, 36), np.float32)
+    y[..., 18:] = 0.1
+    y[0, 1, 1, 18] = 1.0
+    pred = np.ones((1, 4, 4, 18), np.float32)
+    expect = (16 * 18 - 1) * 0.1 / (16 * 18) + 1.0 / (16 * 18)
+    assert float(HeatmapLoss()(y, pred)) == pytest.approx(expect, rel=1e-6)
+    yo = np.zeros((1, 2, 2, 68), np.float32)
+    yo[0, 0, 0, 34] = 0.5                                    # one positive, weight 0.5
+    po = np.zeros((1, 2, 2, 34), np.float32)
+    po[0, 0, 0, 0] = 1.0                                     # |diff| = 1 >= 1/9: L1 branch
+    assert float(OffsetLoss()(yo, po)) == pytest.approx(0.5 * (1 - 0.5 / 9), rel=1e-6)
+
+
+def test_flip_test_on_a_symmetric_input_is_flip_equivariant():
+    assert tuple(FLIP_INDEX_WITH_CENTER[i] for i in FLIP_INDEX_WITH_CENTER) == tuple(range(18))
+    model = build_center_offset("smoke", (64, 64, 3))
+    half = np.random.default_rng(1).normal(size=(64, 32, 3)).astype(np.float32)
+    x = np.concatenate([half, half[:, ::-1]], 1)[None]        # x equals its mirror
+    out = model(np.concatenate([x, x[:, :, ::-1]]), training=False)
+    hm, off = flip_average(out["heatmaps"].numpy(), out["offsets"].numpy())
+    np.testing.assert_allclose(hm[:, ::-1][..., list(FLIP_INDEX_WITH_CENTER)], hm, atol=1e-5)
+    o = off[:, ::-1].reshape(16, 16, 17, 2)[:, :, list(FLIP_INDEX)] * np.array([-1.0, 1.0])
+    np.testing.assert_allclose(o.reshape(16, 16, 34), off, atol=1e-5)
+
+
+def test_resize_protocol_and_pose_nms():
+    m, (oh, ow) = resize_affine(425, 640, 512)
+    assert (oh, ow) == (512, 832) and m[0, 0] == pytest.approx(512 / 425)
+    poses = np.zeros((3, 17, 2))
+    poses[0] = np.random.default_rng(0).uniform(0, 100, (17, 2))
+    poses[1] = poses[0] + 0.5                                # a duplicate
+    poses[2] = poses[0] + 200.0
+    assert pose_nms(poses, np.array([0.5, 0.9, 0.7])).tolist() == [1, 2]
+
+
+def test_predict_image_returns_poses_in_image_pixels():
+    model = build_center_offset("smoke", (None, None, 3))
+    image = np.random.default_rng(0).integers(0, 255, (90, 130, 3), dtype=np.uint8)
+    poses, kscores, scores = predict_image(model, image, size=64)
+    assert poses.shape[1:] == (17, 2) and len(poses) == len(scores) <= 30
+
+
+def test_training_pipeline_on_synthetic_coco(tmp_path):
+    from logocap.data import read_coco_keypoints
+    from logocap.pipeline import prepare_records, train_dataset
+    from logocap.synthetic import coco_paths, write_synthetic_coco
+
+    path = write_synthetic_coco(str(tmp_path), "train", 6, seed=4)
+    data = read_coco_keypoints(path, coco_paths(str(tmp_path), "train")[1])
+    rec = prepare_records(data, str(tmp_path / "masks"), max_people=8)
+    x, y = next(iter(train_dataset(rec, 64, 3, seed=0)))
+    assert x.shape == (3, 64, 64, 3) and y["heatmaps"].shape == (3, 16, 16, 36)
+    assert y["offsets"].shape == (3, 16, 16, 68)
+    assert np.isfinite(y["offsets"].numpy()).all() and float(tf.reduce_max(y["heatmaps"][..., :17])) > 0.5
