@@ -4,6 +4,14 @@
   skeleton) and the reader of the official ``person_keypoints_*.json``.
 * :mod:`logocap.evaluate`: results JSON and ``COCOeval(..., "keypoints")`` through pycocotools.
 * :mod:`logocap.kem`: keypoint expansion maps and the empirical upper bound (Algorithm 1).
+* :mod:`logocap.hrnet`: HRNet-W32 / W48 with timm's layer names, ``convert_timm``.
+* :mod:`logocap.model`, :mod:`logocap.targets`, :mod:`logocap.losses`, :mod:`logocap.pipeline`,
+  :mod:`logocap.decode`, :mod:`logocap.train`: the center-offset baseline (heads, targets,
+  losses, the bottom-up input pipeline, flip test and decoding, training and COCOeval).
+* :mod:`logocap.synthetic`: a synthetic multi-person COCO in the official layout.
+
+Not yet: the command line, the ``repro`` registration, a smoke run that learns (issue 16), the
+LOGO-CAP head (issue 17).
 
 Attributes are imported on first use.
 """
@@ -14,6 +22,9 @@ _EXPORTS = {
     "coco_eval": "logocap.evaluate", "results_list": "logocap.evaluate",
     "kem_points": "logocap.kem", "upper_bound_poses": "logocap.kem",
     "evaluate_upper_bound": "logocap.kem",
+    "build_hrnet": "logocap.hrnet", "convert_timm": "logocap.hrnet",
+    "build_center_offset": "logocap.model", "LogocapConfig": "logocap.train",
+    "predict_image": "logocap.decode", "write_synthetic_coco": "logocap.synthetic",
 }
 __getattr__, __dir__ = lazy_exports(_EXPORTS)
 __all__ = sorted(_EXPORTS)

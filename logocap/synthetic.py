@@ -49,8 +49,8 @@ def _polygon(mask: np.ndarray) -> list:
 
 
 def write_synthetic_coco(root: str, split: str = "val", num_images: int = 16,
-                         image_size=(192, 256), seed: int = 0, crowd_every: int = 5,
-                         num_people=(0, 4)) -> str:
+                         image_size=(128, 160), seed: int = 0, crowd_every: int = 5,
+                         num_people=(0, 4), figure_height=(0.3, 0.9)) -> str:
     """Write ``num_images`` scenes in the COCO layout under ``root``; returns the JSON path.
 
     Skipped when ``ROOT/annotations/.complete_<split>`` records the same arguments. Every
@@ -58,7 +58,8 @@ def write_synthetic_coco(root: str, split: str = "val", num_images: int = 16,
     """
     ann_path, image_dir = coco_paths(root, split)
     stamp = json.dumps({"n": num_images, "size": list(image_size), "seed": seed,
-                        "crowd": crowd_every, "people": list(num_people), "v": 1})
+                        "crowd": crowd_every, "people": list(num_people),
+                        "height": list(figure_height), "v": 2})
     done = os.path.join(root, "annotations", f".complete_{split}")
     if os.path.exists(done) and open(done, encoding="utf-8").read() == stamp:
         return ann_path
@@ -70,7 +71,7 @@ def write_synthetic_coco(root: str, split: str = "val", num_images: int = 16,
     for i in tqdm(range(num_images), desc=f"synthetic COCO {split}", unit="img",
                   disable=num_images < 200):
         image_id = i + 1
-        scene = render_scene(COCO17, image_size, seed * 1_000_003 + i, num_people)
+        scene = render_scene(COCO17, image_size, seed * 1_000_003 + i, num_people, figure_height)
         image = scene["image"]
         if crowd_every and i % crowd_every == crowd_every - 1:
             crowd = render_scene(COCO17, (h // 4, w // 4), seed * 7_000_001 + i, (3, 6),

@@ -26,8 +26,9 @@ def _coco17() -> Skeleton:
                0.85, 0.85)
     rest = (-118, -60, -120, -10, -170, -95, -85, 80, 100, 85, 95, 0, 180, 92, 88, 90, 90)
     ranges = (8, 5, 5, 5, 5, 5, 5, 60, 60, 50, 50, 0, 3, 25, 25, 25, 25)
-    widths = (0.36, 0.12, 0.12, 0.1, 0.1, 0.2, 0.2, 0.14, 0.14, 0.11, 0.11, 0.0, 0.2, 0.22, 0.22,
-              0.17, 0.17)
+    # thick limbs: a COCO person's area (its segmentation) is about a quarter of its height^2
+    widths = (0.5, 0.16, 0.16, 0.14, 0.14, 0.36, 0.36, 0.26, 0.26, 0.2, 0.2, 0.0, 0.36, 0.36, 0.36,
+              0.28, 0.28)
     part_names = ("background", "torso", "head", "left_upper_arm", "right_upper_arm",
                   "left_forearm", "right_forearm", "left_thigh", "right_thigh", "left_shin",
                   "right_shin")
