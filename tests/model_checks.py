@@ -13,6 +13,8 @@ import tensorflow as tf
 
 
 def _as_list(out):
+    if isinstance(out, dict):                      # named outputs, in a fixed order
+        out = [out[k] for k in sorted(out)]
     return [np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
 
 
@@ -50,9 +52,15 @@ def check_model(model: keras.Model, tmp_path, batch: int = 2, trainable: int | N
         np.testing.assert_allclose(a, b, atol=1e-5, err_msg=f"{model.name}: predict on a Dataset")
 
     targets = [np.zeros_like(o) for o in out]
-    model.compile(keras.optimizers.SGD(1e-3), loss=["mse"] * len(out) if len(out) > 1 else "mse")
+    if isinstance(model.output, dict):
+        names = sorted(model.output)
+        model.compile(keras.optimizers.SGD(1e-3), loss={k: "mse" for k in names})
+        y = dict(zip(names, targets))
+    else:
+        model.compile(keras.optimizers.SGD(1e-3), loss=["mse"] * len(out) if len(out) > 1 else "mse")
+        y = targets if len(out) > 1 else targets[0]
     before = [w.numpy().copy() for w in model.trainable_weights]
-    model.fit(x, targets if len(out) > 1 else targets[0], batch_size=batch, epochs=1, verbose=0)
+    model.fit(x, y, batch_size=batch, epochs=1, verbose=0)
     changed = sum(not np.array_equal(a, w.numpy()) for a, w in zip(before, model.trainable_weights))
     assert changed > 0, f"{model.name}: one fit step changed no weight"
 

@@ -16,6 +16,8 @@ def _hourglass(block):
 def _models():
     from handpose.model import build_handsegnet, build_posenet
     from hourglass.blocks import BLOCKS
+    from logocap.hrnet import build_hrnet
+    from logocap.model import build_center_offset
     from segmentation.model import ICNet, HourglassSegmenter, SegNetBasic
 
     cases = {f"hourglass-{b}": (lambda b=b: _hourglass(b)) for b in sorted(BLOCKS)}
@@ -32,6 +34,10 @@ def _models():
         "segnet-argmax": lambda: SegNetBasic(25, 16, "argmax", input_shape=(48, 64, 3)),
         "segnet-deconv-tkuanlun": lambda: SegNetBasic(12, 16, "deconv", decoder_bias=True,
                                                       input_shape=(45, 60, 3)),
+        "hrnet-smoke": lambda: build_hrnet("smoke", (64, 64, 3)),
+        "center-offset-smoke": lambda: build_center_offset("smoke", (64, 64, 3)),
+        "center-offset-hourglass": lambda: build_center_offset(
+            "hourglass", (64, 64, 3), hourglass_kwargs={"num_features": 8, "depth": 2}),
         "hourglass-segmenter-progressive-joints": lambda: HourglassSegmenter(
             25, 2, num_features=8, depth=1, stack_classes=(5, 25), joints_head=24,
             input_shape=(16, 16, 3)),
