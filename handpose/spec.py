@@ -19,6 +19,7 @@ from handpose.model import build_handsegnet, build_posenet
 from handpose.weights import load_cpm_checkpoint, load_hand3d_pickle
 from reprokit.errors import ConfigError
 from reprokit.spec import RunSpec, field
+from reprokit.training import RunDir
 
 logger = logging.getLogger("reprokit.handpose")
 
@@ -39,7 +40,16 @@ def _check_schedule(spec):
 
 
 @dataclasses.dataclass(frozen=True)
-class PoseNetConfig(RunSpec):
+class _HandRun(RunSpec):
+    """What both hand runs share: the piecewise schedule is checked when the spec is built."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check_schedule(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class PoseNetConfig(_HandRun):
     """One PoseNet training run (defaults: hand3d ``training_posenet.py``).
 
     A :class:`reprokit.spec.RunSpec`: frozen, its ``config.json`` is what ``evaluate`` reads
@@ -86,7 +96,6 @@ class PoseNetConfig(RunSpec):
 
     def __post_init__(self):
         super().__post_init__()
-        _check_schedule(self)
         if self.crop_size % 8:
             raise ConfigError(f"PoseNetConfig.crop_size must be a multiple of 8 (score maps are "
                               f"crop/8), got {self.crop_size}")
@@ -126,12 +135,7 @@ def initialize(model, path: str):
 
 def run_weights(run_dir: str) -> str:
     """The best, else the final, checkpoint of a training run directory."""
-    for name in ("best.weights.h5", "final.weights.h5"):
-        path = os.path.join(run_dir, "checkpoints", name)
-        if os.path.exists(path):
-            return path
-    raise FileNotFoundError(f"{run_dir}: no checkpoints/best.weights.h5 or final.weights.h5 "
-                            "(has the run finished?)")
+    return RunDir(run_dir).checkpoint()
 
 
 def load_run_spec(run_dir: str):
@@ -151,7 +155,7 @@ def load_run_spec(run_dir: str):
 
 
 @dataclasses.dataclass(frozen=True)
-class HandSegConfig(RunSpec):
+class HandSegConfig(_HandRun):
     """One HandSegNet training run (defaults: hand3d ``training_handsegnet.py``, §3).
 
     40k iterations, batch 8, Adam 1e-5 / 1e-6 / 1e-7 at 20k / 30k, random ``crop_size`` crops
@@ -171,10 +175,6 @@ class HandSegConfig(RunSpec):
     init: str | None = None
     steps_per_epoch: int = field(1000, minimum=1)
     seed: int = 0
-
-    def __post_init__(self):
-        super().__post_init__()
-        _check_schedule(self)
 
     def build(self):
         """HandSegNet restricted to its upsampled logits (the output the loss sees); the layers

@@ -52,7 +52,7 @@ def load_predictor(weights: str | None = None, fmt: str = "bearpaw", stacks: int
     if run is not None:
         spec = load_config(run.path)
         model = build_model(spec)
-        path = weights if os.path.isfile(weights) else _run_checkpoint(run.path)
+        path = weights if os.path.isfile(weights) else run.checkpoint()
         model.load_weights(path)
         return Predictor(model, spec.input_size, get_recipe(spec.recipe).mean, path, warning)
     stem = "bearpaw" if fmt == "bearpaw" else "newell"
@@ -73,15 +73,6 @@ def load_predictor(weights: str | None = None, fmt: str = "bearpaw", stacks: int
     return Predictor(model, 256, mean, weights, warning)
 
 
-def _run_checkpoint(run_dir: str) -> str:
-    for name in ("best.weights.h5", "final.weights.h5"):
-        path = os.path.join(run_dir, "checkpoints", name)
-        if os.path.exists(path):
-            return path
-    raise FileNotFoundError(f"{run_dir}: no checkpoints/best.weights.h5 or final.weights.h5 "
-                            "(has the run finished an epoch?)")
-
-
 def evaluate_run(run_dir: str, weights: str | None = None, data_dir: str | None = None,
                  flip_test: bool = True, variant: str = "bearpaw", extra_variants=(),
                  limit: int | None = None) -> str:
@@ -93,7 +84,7 @@ def evaluate_run(run_dir: str, weights: str | None = None, data_dir: str | None 
         raise ConfigError(f"{run_dir!r} is not a run directory (no config.json)")
     spec = load_config(run.path)
     model = build_model(spec)
-    model.load_weights(weights or _run_checkpoint(run.path))
+    model.load_weights(weights or run.checkpoint())
     records = load_mpii(data_dir or spec.data_dir, "valid", spec.source, limit)
     results = evaluate(model, records, spec.input_size, get_recipe(spec.recipe).mean, flip_test,
                        variant, tuple(extra_variants), curve_path=run.file("pckh_curve.png"))

@@ -88,6 +88,15 @@ class RunDir:
         write_json_atomic(self.file("data.json"), {"path": os.path.abspath(str(path)),
                                                    "synthetic": is_synthetic(path)})
 
+    def checkpoint(self) -> str:
+        """The run's best, else final, weights (``checkpoints/*.weights.h5``)."""
+        for name in ("best.weights.h5", "final.weights.h5"):
+            path = self.file("checkpoints", name)
+            if os.path.exists(path):
+                return path
+        raise FileNotFoundError(f"{self.path}: no checkpoints/best.weights.h5 or "
+                                "final.weights.h5 (has the run finished an epoch?)")
+
     @property
     def synthetic_data(self) -> bool | None:
         """Whether the run trained on synthetic data (``None``: not recorded)."""
