@@ -6,9 +6,15 @@ regions and people without labelled keypoints, decoded from their segmentation w
 pycocotools' mask API) written once as PNGs. :class:`COCOKeypointsReader` decodes them into the
 canonical example (the image, the ignore mask as ``labels``, every person's keypoints
 flattened to ``(P * 17, 2)``); the augmentation is :class:`reprokit.data.AffineCrop` (rotation
-+-30 deg, scale 0.75-1.5, translation +-40 px per 200 px of the box, reference §1.3) followed by
-a horizontal flip with COCO's flip index, and :func:`logocap.targets.encode_targets` makes the
++-30 deg, scale 0.75-1.5, translation +-40 px per 200 px of the box, flip 0.5 with COCO's
+flip index repeated for every person; reference §1.3), and :func:`logocap.targets.encode_targets` makes the
 targets. The box is the image centre and its short side (reference: the short side / 200).
+
+Deviations from the released transforms (docs/fidelity.md): the flip is part of the one affine
+warp, so image and keypoints flip together (the reference flips keypoints at the output
+resolution, ``128 - x - 1``, and the image at the input resolution: flipped targets sit 0.75
+output px off the image); the keep mask is warped at the input resolution and nearest-resized
+to the output (the reference warps it at the output resolution).
 """
 from __future__ import annotations
 
@@ -27,6 +33,9 @@ from reprokit.data import AffineCrop, ImageRecordReader, build_dataset, read_ima
 
 #: People per image kept for training (LOGO-CAP pads to 30 people / 30 centres).
 MAX_PEOPLE = 30
+#: Translation bound as a fraction of the output side: the reference's +-40 * s px with
+#: s = (short side / 200) * aug_scale is +-40/200 of the box, and the box fills the output.
+TRANSLATE = 0.2
 _LOG = logging.getLogger("reprokit.logocap")
 
 
@@ -91,37 +100,44 @@ class COCOKeypointsReader(ImageRecordReader):
                          "scale": tf.reduce_min(hw) / 200.0}}
 
 
+def augmentation(people: int, input_size: int, augment: bool = True):
+    """``f(example, seed) -> {image, keypoints (P, 17, 2), flags (P, 17), areas, center_areas,
+    valid, ignore}``: the crop of the module docstring (or the plain centre crop when
+    ``augment`` is False). Flags are the annotation's (keypoints the crop cuts off keep theirs:
+    :func:`logocap.targets.encode_targets` skips them but counts them for the centre, as the
+    reference); ``areas`` scale with the crop, ``center_areas`` are the annotation's; outside
+    the image is ignored (the reference warps its keep mask with zero borders)."""
+    # COCO's flip index repeated for every padded person (keypoints arrive as (P * 17, 2))
+    flip_index = (np.arange(people)[:, None] * NUM_KEYPOINTS + np.asarray(FLIP_INDEX)[None]).ravel()
+    crop = AffineCrop((input_size, input_size), scale_range=(0.75, 1.5) if augment else (1.0, 1.0),
+                      rotation_range=(-30.0, 30.0) if augment else (0.0, 0.0),
+                      translate=TRANSLATE if augment else 0.0, flip_prob=0.5 if augment else 0.0,
+                      flip_index=flip_index, ignore_label=1)
+
+    def apply(ex, seed):
+        out = crop(ex, seed)
+        m = out["meta"]["transform"]
+        return {"image": out["image"],
+                "keypoints": tf.reshape(out["keypoints"], [people, NUM_KEYPOINTS, 2]),
+                "flags": tf.reshape(out["visible"], [people, NUM_KEYPOINTS]),
+                "areas": out["areas"] * tf.abs(tf.linalg.det(m[:2, :2])),
+                "center_areas": ex["areas"], "valid": out["valid"],
+                "ignore": tf.cast(tf.equal(out["labels"], 1), tf.float32)}
+
+    return apply
+
+
 def train_dataset(records: dict, input_size: int, batch_size: int, seed: int = 0,
                   augment: bool = True, stride: int = 4) -> tf.data.Dataset:
     """Repeating ``(x, {"heatmaps": target+weight, "offsets": target+weight})`` batches."""
-    people = int(np.asarray(records["valid"]).shape[1])
-    size = (input_size, input_size)
-    crop = AffineCrop(size, scale_range=(0.75, 1.5) if augment else (1.0, 1.0),
-                      rotation_range=(-30.0, 30.0) if augment else (0.0, 0.0),
-                      translate=0.2 if augment else 0.0, ignore_label=0)
-    flip_index = tf.constant(FLIP_INDEX, tf.int32)
+    augment_fn = augmentation(int(np.asarray(records["valid"]).shape[1]), input_size, augment)
 
     def transform(ex, seed):
-        seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 2)
-        out = crop(ex, seeds[0])
-        m = out["meta"]["transform"]
-        det = tf.abs(tf.linalg.det(m[:2, :2]))
-        kp = tf.reshape(out["keypoints"], [people, NUM_KEYPOINTS, 2])
-        flags = tf.reshape(out["visible"], [people, NUM_KEYPOINTS])
-        image, ignore = out["image"], tf.cast(tf.equal(out["labels"], 1), tf.float32)
-        if augment:
-            flip = tf.random.stateless_uniform([], seeds[1]) < 0.5
-            fkp = tf.gather(tf.stack([input_size - 1.0 - kp[..., 0], kp[..., 1]], -1), flip_index, axis=1)
-            kp = tf.where(flip, fkp, kp)
-            flags = tf.where(flip, tf.gather(flags, flip_index, axis=1), flags)
-            image = tf.where(flip, tf.reverse(image, [1]), image)
-            ignore = tf.where(flip, tf.reverse(ignore, [1]), ignore)
-        inside = ((kp[..., 0] >= 0) & (kp[..., 0] <= input_size - 1)
-                  & (kp[..., 1] >= 0) & (kp[..., 1] <= input_size - 1))
-        flags = tf.where(inside, flags, 0.0)
-        heat, heat_w, off, off_w = encode_targets(kp, flags, out["areas"] * det, out["valid"], ignore,
-                                                  (input_size // stride, input_size // stride), stride)
-        return {"image": normalize(image), "heatmaps": tf.concat([heat, heat_w], -1),
+        a = augment_fn(ex, seed)
+        heat, heat_w, off, off_w = encode_targets(a["keypoints"], a["flags"], a["areas"], a["valid"],
+                                                  a["ignore"], (input_size // stride,) * 2, stride,
+                                                  a["center_areas"])
+        return {"image": normalize(a["image"]), "heatmaps": tf.concat([heat, heat_w], -1),
                 "offsets": tf.concat([off, off_w], -1)}
 
     def fmt(ex):
@@ -131,4 +147,4 @@ def train_dataset(records: dict, input_size: int, batch_size: int, seed: int = 0
                          seed=seed, format_fn=fmt, repeat=True)
 
 
-__all__ = ["COCOKeypointsReader", "MAX_PEOPLE", "prepare_records", "train_dataset"]
+__all__ = ["COCOKeypointsReader", "MAX_PEOPLE", "TRANSLATE", "augmentation", "prepare_records", "train_dataset"]

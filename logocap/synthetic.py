@@ -7,7 +7,9 @@ Layout (as COCO 2017)::
 
 Scenes come from :func:`reprokit.scenes.render_scene` with :data:`reprokit.scenes.COCO17`:
 several people per image (zero allowed: images without people), small people (areas below
-32^2, which COCOeval leaves out of APM and LOGO-CAP gives no centre), occlusion between people
+32^2) written as COCO writes them, without keypoints (``num_keypoints = 0``, all-zero
+keypoints: the two people under 32^2 in the real sample ``../shared/real/coco`` have none, so
+COCOeval ignores them and LOGO-CAP gives them no centre), occlusion between people
 (v = 1), keypoints outside the frame (v = 0, written as 0, 0), and crowd regions: some images
 get an ``iscrowd = 1`` annotation covering a few tiny people, with an uncompressed RLE
 segmentation, ``num_keypoints = 0`` and all-zero keypoints, as the real files have.
@@ -24,6 +26,10 @@ from tqdm import tqdm
 from logocap.data import COCO_KEYPOINTS, COCO_SKELETON_1BASED
 from reprokit.scenes import COCO17, render_scene
 from reprokit.synthetic import mark_synthetic
+
+
+#: People below this area (pixels^2) get no keypoints, as in COCO (module docstring).
+SMALL_AREA = 32.0 ** 2
 
 
 def coco_paths(root: str, split: str = "val") -> tuple[str, str]:
@@ -59,7 +65,7 @@ def write_synthetic_coco(root: str, split: str = "val", num_images: int = 16,
     ann_path, image_dir = coco_paths(root, split)
     stamp = json.dumps({"n": num_images, "size": list(image_size), "seed": seed,
                         "crowd": crowd_every, "people": list(num_people),
-                        "height": list(figure_height), "v": 2})
+                        "height": list(figure_height), "v": 4})
     done = os.path.join(root, "annotations", f".complete_{split}")
     if os.path.exists(done) and open(done, encoding="utf-8").read() == stamp:
         return ann_path
@@ -97,6 +103,8 @@ def write_synthetic_coco(root: str, split: str = "val", num_images: int = 16,
             if not mask.any():
                 continue                                   # fully hidden: no annotation
             flags = scene["flags"][p]
+            if scene["areas"][p] < SMALL_AREA:
+                flags = np.zeros_like(flags)               # COCO: small people are unlabelled
             kp = np.where(flags[:, None] > 0, scene["keypoints"][p], 0.0)
             annotations.append({
                 "id": len(annotations) + 1, "image_id": image_id, "category_id": 1, "iscrowd": 0,
@@ -117,4 +125,4 @@ def write_synthetic_coco(root: str, split: str = "val", num_images: int = 16,
     return ann_path
 
 
-__all__ = ["coco_paths", "uncompressed_rle", "write_synthetic_coco"]
+__all__ = ["SMALL_AREA", "coco_paths", "uncompressed_rle", "write_synthetic_coco"]

@@ -94,8 +94,8 @@ def render_scene(skeleton: Skeleton, image_size=(256, 256), seed: int = 0, num_p
     for person in range(count):
         for j, (x, y) in enumerate(keypoints[person]):
             xi, yi = int(round(x)), int(round(y))
-            if not (0 <= xi < w and 0 <= yi < h):
-                continue
+            if not (0 <= x < w and 0 <= y < h and xi < w and yi < h):
+                continue                        # outside the frame (COCO has no negative labels)
             own = owner[yi, xi] == person and parts[yi, xi] in skeleton.bones_of(j)
             flags[person, j] = 2 if own else 1
         ys, xs = np.nonzero(owner == person)

@@ -40,8 +40,8 @@ def test_targets_decode_back_to_the_encoded_poses():
         labelled = flags[p] > 0
         got = poses[np.argmin([np.abs(q[labelled] - kp[p][labelled]).sum() for q in poses])]
         np.testing.assert_allclose(got[labelled], kp[p][labelled], atol=1e-3)
-    # offsets carry weight 1/sqrt(area / 16) on labelled keypoints only
-    assert off_w.max() == pytest.approx(1 / np.sqrt(2500 / 16), rel=1e-5)
+    # offsets carry weight 1/sqrt(area) (input pixels^2, as the reference) on labelled ones only
+    assert off_w.max() == pytest.approx(1 / np.sqrt(2500), rel=1e-5)
 
 
 def test_small_people_and_ignored_regions():
@@ -92,8 +92,12 @@ def test_resize_protocol_and_pose_nms():
     assert pose_nms(poses, np.array([0.5, 0.9, 0.7])).tolist() == [1, 2]
 
 
-def test_predict_image_returns_poses_in_image_pixels():
-    model = build_center_offset("smoke", (None, None, 3))
+@pytest.mark.parametrize("backbone", ["smoke", "hourglass"])
+def test_predict_image_returns_poses_in_image_pixels(backbone):
+    """Any image size: the test-time model is built for (None, None, 3), the hourglass
+    backbone included."""
+    kw = {"hourglass_kwargs": {"num_features": 8, "depth": 2}} if backbone == "hourglass" else {}
+    model = build_center_offset(backbone, (None, None, 3), **kw)
     image = np.random.default_rng(0).integers(0, 255, (90, 130, 3), dtype=np.uint8)
     poses, kscores, scores = predict_image(model, image, size=64)
     assert poses.shape[1:] == (17, 2) and len(poses) == len(scores) <= 30
@@ -111,6 +115,51 @@ def test_training_pipeline_on_synthetic_coco(tmp_path):
     assert x.shape == (3, 64, 64, 3) and y["heatmaps"].shape == (3, 16, 16, 36)
     assert y["offsets"].shape == (3, 16, 16, 68)
     assert np.isfinite(y["offsets"].numpy()).all() and float(tf.reduce_max(y["heatmaps"][..., :17])) > 0.5
+
+
+def test_augmented_keypoints_stay_on_their_pixels(tmp_path):
+    """Every keypoint is painted in its own grey level; after random rotation, scale,
+    translation and flip, the pixel under each labelled keypoint has its keypoint's level
+    (its mirror's before the flip index is applied: so left/right bookkeeping is checked)."""
+    import cv2
+
+    from logocap.pipeline import COCOKeypointsReader, augmentation
+
+    h, w, people = 96, 120, 2
+    kp = np.zeros((1, people, NUM_KEYPOINTS, 3), np.float32)
+    grid = np.stack(np.meshgrid(np.arange(6), np.arange(3)), -1).reshape(-1, 2)[:NUM_KEYPOINTS]
+    kp[0, 0, :, :2] = 12 + grid * [9, 9]
+    kp[0, 1, :, :2] = [64, 46] + grid * [9, 9]
+    kp[0, :, :, 2] = 2
+    image = np.zeros((h, w, 3), np.uint8)
+    level = 40 + 12 * np.arange(NUM_KEYPOINTS)
+    for p in range(people):
+        for k in range(NUM_KEYPOINTS):
+            x, y = kp[0, p, k, :2].astype(int)
+            image[y - 3:y + 4, x - 3:x + 4] = level[k]
+    cv2.imwrite(str(tmp_path / "im.png"), image)
+    cv2.imwrite(str(tmp_path / "mask.png"), np.zeros((h, w), np.uint8))
+    rec = {"image_path": np.array([str(tmp_path / "im.png")]),
+           "mask_path": np.array([str(tmp_path / "mask.png")]), "keypoints": kp,
+           "areas": np.full((1, people), 2000.0, np.float32), "valid": np.ones((1, people), np.float32)}
+    reader = COCOKeypointsReader(rec)
+    ex = reader.decode({**{k: tf.constant(v[0]) for k, v in rec.items()}, "index": tf.constant(0)})
+    apply = augmentation(people, 96, augment=True)
+    flipped = 0
+    for i in range(12):
+        out = apply(ex, tf.constant([0, i], tf.int64))
+        img = out["image"].numpy()[..., 0].astype(int)
+        xy = np.round(out["keypoints"].numpy()).astype(int)
+        inside = ((xy >= 0) & (xy < 96)).all(-1)
+        seen = (out["flags"].numpy() > 0) & inside          # cut-off keypoints keep their flag
+        assert seen.sum() > 10
+        got = img[xy[seen][:, 1], xy[seen][:, 0]]
+        k = np.broadcast_to(np.arange(NUM_KEYPOINTS), seen.shape)[seen]
+        direct, mirror = np.abs(got - level[k]) <= 3, np.abs(got - level[np.asarray(FLIP_INDEX)[k]]) <= 3
+        # a flip renames left/right, so the pixel shows the keypoint's mirror partner
+        assert direct.all() or mirror.all(), (i, got, level[k])
+        flipped += int(mirror.all() and not direct.all())
+    assert 0 < flipped < 12
 
 
 def test_train_runs_end_to_end_and_evaluates_with_cocoeval(tmp_path):

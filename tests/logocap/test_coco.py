@@ -162,6 +162,8 @@ def test_synthetic_coco_is_the_official_format(tmp_path):
     assert crowd and all(r["num_keypoints"][r["iscrowd"]].max() == 0 for r in crowd)
     areas = np.concatenate([r["area"][~r["iscrowd"]] for r in data["images"]])
     assert (areas < 32 ** 2).any() and (areas >= 32 ** 2).any()
+    nkp = np.concatenate([r["num_keypoints"][~r["iscrowd"]] for r in data["images"]])
+    assert (nkp[areas < 32 ** 2] == 0).all() and (nkp[areas >= 32 ** 2] > 0).any()  # as COCO
     flags = np.concatenate([r["keypoints"][~r["iscrowd"], :, 2].ravel() for r in data["images"]])
     assert {0, 1, 2} <= set(flags.tolist())
     raw = json.load(open(path))
