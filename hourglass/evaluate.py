@@ -23,7 +23,6 @@ import json
 import logging
 import os
 
-import cv2
 import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
@@ -33,6 +32,7 @@ from hourglass.model import normalize_image
 from hourglass.presets import GROUPS
 from reprokit.data import AffineCrop, build_dataset
 from reprokit.metrics.keypoints import MPII_JOINTS, PCKH_VARIANTS, pckh, pckh_curve
+from reprokit.predict import draw_skeleton
 from reprokit.viz import plot_pck_curves
 
 _LOG = logging.getLogger(__name__)
@@ -230,19 +230,8 @@ def predict_image(model, image, input_size: int, mean=None, center=None, scale=N
 
 def draw_pose(image, keypoints, scores=None, threshold: float = 0.0):
     """RGB overlay of the MPII skeleton (limbs as lines, joints as dots)."""
-    out = np.ascontiguousarray(np.asarray(image, np.uint8).copy())
-    thick = max(1, round(max(out.shape[:2]) / 200))
-    ok = np.ones(len(keypoints), bool) if scores is None else np.asarray(scores) > threshold
-    pts = [tuple(int(round(v)) for v in p) for p in keypoints]
-    left = {3, 4, 5, 13, 14, 15}
-    for a, b in MPII.skeleton:
-        if ok[a] and ok[b]:
-            color = (0, 200, 255) if a in left or b in left else (255, 80, 0)
-            cv2.line(out, pts[a], pts[b], color, thick + 1, cv2.LINE_AA)
-    for j, p in enumerate(pts):
-        if ok[j]:
-            cv2.circle(out, p, thick + 2, (255, 255, 255), -1, cv2.LINE_AA)
-    return out
+    ok = None if scores is None else np.asarray(scores) > threshold
+    return draw_skeleton(image, keypoints, MPII.skeleton, ok, left=(3, 4, 5, 13, 14, 15))
 
 
 __all__ = ["draw_pose", "evaluate", "flip_input", "format_table", "make_predict_fn",

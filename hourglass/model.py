@@ -149,7 +149,7 @@ def build_stacked_hourglass(num_stacks: int = 2, num_keypoints: int = 16, block:
         raise ValueError(f"input_shape must be (H, W, 3), got {input_shape!r}")
     down = stem_stride * (2 if stem_pool else 1)
     factor = down * 2 ** depth
-    if input_shape[0] % factor or input_shape[1] % factor:
+    if any(side is not None and side % factor for side in input_shape[:2]):   # None: any size
         raise ValueError(f"input height and width must be divisible by {down} * 2**depth = "
                          f"{factor}, got {tuple(input_shape[:2])}")
     options = block_options or BlockOptions()

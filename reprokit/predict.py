@@ -92,5 +92,24 @@ def banner(image: np.ndarray, text: str | None, color=(200, 30, 30)) -> np.ndarr
     return out
 
 
-__all__ = ["RANDOM_WEIGHTS", "SYNTHETIC_ONLY", "banner", "output_paths", "run_of",
+def draw_skeleton(image, keypoints, edges, ok=None, left=(), right_color=(255, 80, 0),
+                  left_color=(0, 200, 255), joint_color=(255, 255, 255)) -> np.ndarray:
+    """RGB overlay of one skeleton: limbs ``edges`` as lines (``left`` keypoints' limbs in
+    ``left_color``), joints as dots; keypoints with ``ok`` false are left out."""
+    out = np.ascontiguousarray(np.asarray(image, np.uint8).copy())
+    thick = max(1, round(max(out.shape[:2]) / 200))
+    ok = np.ones(len(keypoints), bool) if ok is None else np.asarray(ok, bool)
+    pts = [tuple(int(round(v)) for v in p) for p in np.asarray(keypoints, np.float64)]
+    left = set(left)
+    for a, b in edges:
+        if ok[a] and ok[b]:
+            color = left_color if a in left or b in left else right_color
+            cv2.line(out, pts[a], pts[b], color, thick + 1, cv2.LINE_AA)
+    for j, p in enumerate(pts):
+        if ok[j]:
+            cv2.circle(out, p, thick + 2, joint_color, -1, cv2.LINE_AA)
+    return out
+
+
+__all__ = ["RANDOM_WEIGHTS", "SYNTHETIC_ONLY", "banner", "draw_skeleton", "output_paths", "run_of",
            "weights_warning"]
