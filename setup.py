@@ -52,6 +52,7 @@ setup(
             "segmentation.table5 = segmentation.reproduce:TABLE5_REPRODUCTION",
             "segmentation.table6 = segmentation.reproduce:TABLE6_REPRODUCTION",
             "segmentation.hourglass = segmentation.reproduce:HOURGLASS_REPRODUCTION",
+            "logocap.upper_bound = logocap.reproduce:UPPER_BOUND_REPRODUCTION",
         ],
     },
     classifiers=[

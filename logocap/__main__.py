@@ -1,0 +1,173 @@
+"""``python -m logocap summary|train|evaluate|predict|upper-bound|reproduce``.
+
+A thin CLI; the logic lives in the library (:mod:`logocap.train`, :mod:`logocap.kem`,
+:mod:`logocap.predict`, :mod:`logocap.reproduce`). Without ``--data-dir`` a synthetic COCO is
+written into ``--out``/data; ``--data-dir`` points at a COCO 2017 root
+(``annotations/person_keypoints_<split>2017.json`` and ``<split>2017/``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from reprokit.cli import run_main
+from reprokit.errors import ConfigError
+
+# The commands import the library inside their functions: `--help` and argument errors
+# answer without loading TensorFlow (docs/design.md, import policy).
+
+
+def _summary(args) -> int:
+    from logocap.reproduce import summary_rows
+
+    print(f"{'model':<28} {'params':>12}  reference")
+    for row in summary_rows(args.backbone):
+        print(f"{row['model']:<28} {row['params']:>12,}  {row['reference']}", flush=True)
+    return 0
+
+
+def _data_dir(args) -> str:
+    if args.data_dir:
+        return args.data_dir
+    from logocap.reproduce import write_synthetic
+
+    return write_synthetic(os.path.join(args.out, "data", "synthetic-coco"), "smoke")
+
+
+def _train_config(args):
+    """The run spec from the flags, validated before any data or run directory is written."""
+    from logocap.reproduce import SCALES
+    from logocap.train import LogocapConfig
+
+    settings = dict(SCALES["paper" if args.scale == "paper" else "smoke"].settings)
+    for key in ("backbone", "epochs", "steps_per_epoch", "batch_size", "learning_rate",
+                "input_size", "test_size", "offset_loss_weight", "train_limit", "val_limit"):
+        if getattr(args, key) is not None:
+            settings[key] = getattr(args, key)
+    if args.model:
+        try:
+            settings["model"] = json.loads(args.model)
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"--model must be a JSON object, got {args.model!r} ({err})") from None
+    spec = LogocapConfig(seed=args.seed, **settings)
+    return spec.replace(data_dir=_data_dir(args))
+
+
+def _train(args) -> int:
+    from logocap.train import train
+
+    run, _, _ = train(_train_config(args), runs_root=args.out)
+    print(open(run.file("results.md"), encoding="utf-8").read())
+    print(f"run directory: {run.path}")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from logocap.reproduce import evaluate_run
+
+    result = evaluate_run(args.run, args.weights, args.data_dir, args.split, not args.no_flip,
+                          args.limit, args.size, upper_bound=args.upper_bound)
+    print(result["markdown"])
+    print(f"wrote {result['path']}")
+    return 0
+
+
+def _predict(args) -> int:
+    from logocap.predict import load_model, predict_file
+
+    model = load_model(args.weights or args.run, args.backbone, args.size)
+    data = predict_file(args.image, model, not args.no_flip, args.output, args.force)
+    if data["warning"]:
+        print(f"WARNING: {data['warning']}", file=sys.stderr)
+    print(f"{len(data['people'])} poses ({data['drawn']} drawn); wrote {data['outputs']['json']} "
+          f"and {data['outputs']['png']}")
+    return 0
+
+
+def _upper_bound(args) -> int:
+    args.upper_bound = True
+    return _evaluate(args)
+
+
+def _reproduce(args) -> int:
+    from logocap.reproduce import reproduce_upper_bound
+
+    print(f"results in {reproduce_upper_bound(args.scale, args.data_dir, args.out)}")
+    return 0
+
+
+def _eval_args(p):
+    p.add_argument("run", help="run directory (from train)")
+    p.add_argument("--weights", default=None, help="default: the run's best, else final checkpoint")
+    p.add_argument("--data-dir", default=None, help="COCO root (default: the run's data)")
+    p.add_argument("--split", default=None, help="default: the run's validation split")
+    p.add_argument("--size", type=int, default=None, help="short side at test (default: the run's)")
+    p.add_argument("--no-flip", action="store_true", help="disable the flip test")
+    p.add_argument("--limit", type=int, default=None, help="first N images only")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m logocap")
+    sub = parser.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("summary", help="parameters of the backbones and center-offset models, "
+                       "beside timm's counts")
+    s.add_argument("--backbone", choices=("w32", "w48", "hourglass", "smoke"), default=None)
+    s.set_defaults(fn=_summary)
+
+    t = sub.add_parser("train", help="train the center-offset baseline (rerunning resumes)")
+    t.add_argument("--scale", choices=("smoke", "paper"), default="smoke",
+                   help="smoke: a narrow HRNet on small images (logocap.reproduce.SCALES); "
+                   "paper: the supplement's schedule")
+    t.add_argument("--backbone", choices=("w32", "w48", "hourglass", "smoke"), default=None)
+    for key, typ in (("epochs", int), ("steps-per-epoch", int), ("batch-size", int),
+                     ("learning-rate", float), ("input-size", int), ("test-size", int),
+                     ("offset-loss-weight", float), ("train-limit", int), ("val-limit", int)):
+        t.add_argument(f"--{key}", type=typ, default=None)
+    t.add_argument("--model", default=None, help='hourglass backbone overrides as JSON, e.g. '
+                   '\'{"num_stacks": 2}\'')
+    t.add_argument("--data-dir", default=None, help="COCO 2017 root; default: a synthetic COCO "
+                   "in the official layout")
+    t.add_argument("--out", default="runs", help="parent of run directories (and synthetic data)")
+    t.add_argument("--seed", type=int, default=0)
+    t.set_defaults(fn=_train)
+
+    e = sub.add_parser("evaluate", help="COCOeval (AP, AP50, AP75, APM, APL, AR) of a run")
+    _eval_args(e)
+    e.add_argument("--upper-bound", action="store_true", help="also the KEM empirical upper bound")
+    e.set_defaults(fn=_evaluate)
+
+    u = sub.add_parser("upper-bound", help="initial AP vs the KEM empirical upper bound of a run "
+                       "(supplement §2, Algorithm 1)")
+    _eval_args(u)
+    u.set_defaults(fn=_upper_bound)
+
+    p = sub.add_parser("predict", help="multi-person poses of one image: JSON and an overlay PNG "
+                       "(<image>.logocap.json / .png)")
+    p.add_argument("image")
+    p.add_argument("--weights", default=None, help="a run directory or a .weights.h5 (then name "
+                   "--backbone); default: random weights (warned)")
+    p.add_argument("--run", default=None, help="a run directory (same as --weights DIR)")
+    p.add_argument("--backbone", choices=("w32", "w48", "hourglass", "smoke"), default="w32",
+                   help="architecture of weights that are not from a run")
+    p.add_argument("--size", type=int, default=None, help="short side at test (default: the "
+                   "run's test size, else 512 for W32, 640 for W48)")
+    p.add_argument("--output", default=None, help="output stem (default: the image's)")
+    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    p.add_argument("--no-flip", action="store_true")
+    p.set_defaults(fn=_predict)
+
+    r = sub.add_parser("reproduce", help="the supplement's upper-bound table: initial AP vs "
+                       "the KEM upper bound (what `repro run logocap.upper_bound` runs)")
+    r.add_argument("table", choices=("upper_bound",))
+    r.add_argument("--scale", choices=("demo", "smoke", "paper"), default="smoke")
+    r.add_argument("--data-dir", default=None, help="COCO 2017 root (paper scale); default: "
+                   "a synthetic COCO")
+    r.add_argument("--out", default="runs")
+    r.set_defaults(fn=_reproduce)
+    return run_main(parser, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,220 @@
+"""The supplement's empirical upper bound (LOGO-CAP supplement §2, Table 1 of the submission):
+COCOeval of a trained center-offset model's initial poses beside the best-of-KEM poses.
+
+Scales (``--scale``):
+
+``paper``
+    HRNet-W32 at 512 and HRNet-W48 at 640 with the supplement's schedule (Adam 1e-3, x0.1 at
+    epochs 90 and 120, 140 epochs, 12 images per GPU, offsets' loss factor 0.01) on COCO
+    train2017, evaluated on val2017 (``--data-dir``); GPU-days per row.
+``smoke`` / ``demo``
+    the narrow ``smoke`` HRNet on a synthetic COCO in the official layout
+    (:data:`SYNTHETIC`): see :data:`SMOKE` for the schedule; ``demo`` is the same row, what
+    ``repro demo`` runs.
+
+Every table also gives the chance level: the same network with its random initial weights
+through the same decoding and COCOeval. Deviations at smoke / demo scale (so that a CPU run
+learns in minutes): the narrow backbone, 128-pixel inputs, the schedule of :data:`SMOKE` and
+the offsets' loss factor of :data:`SMOKE` (see its comment).
+"""
+from __future__ import annotations
+
+import os
+import time
+
+from reprokit.experiment import (RowJob, Scale, get_scale, reproduction, run_rows, select_data,
+                                 write_results)
+from reprokit.viz import pyplot
+
+# Lazy imports below (inside functions) load TensorFlow: `repro list` imports this module
+# through its entry point and must answer in a second (docs/design.md).
+
+#: The synthetic COCO of the smoke and demo scales (images per split, image size, people).
+SYNTHETIC = {"train": 512, "val": 64, "image_size": (128, 160), "seed": 0}
+#: Smoke / demo schedule (not the paper's; see the module docstring).
+SMOKE = {"backbone": "smoke", "input_size": 128, "epochs": 12, "steps_per_epoch": 50,
+         "decay_epochs": (10,), "batch_size": 8, "learning_rate": 1e-3,
+         "offset_loss_weight": 0.01}
+_SMOKE_NOTE = ("narrow HRNet (logocap.hrnet 'smoke'), 128 x 128 crops of 128 x 160 synthetic "
+               "images, {epochs} x {steps_per_epoch} steps at batch {batch_size}, Adam "
+               "{learning_rate:g}, offsets' loss factor {offset_loss_weight:g}").format(**SMOKE)
+SCALES = {
+    "demo": Scale("demo", SMOKE, ("smoke",), 1, _SMOKE_NOTE),
+    "smoke": Scale("smoke", SMOKE, ("smoke",), 1, _SMOKE_NOTE),
+    "paper": Scale("paper", {}, ("w32", "w48"), 1, "the supplement's schedule"),
+}
+
+
+def write_synthetic(root: str, scale: str = "smoke") -> str:
+    """The synthetic COCO of the smoke / demo scales under ``root`` (train and val splits)."""
+    from logocap.synthetic import write_synthetic_coco
+
+    for split, seed in (("train", SYNTHETIC["seed"]), ("val", SYNTHETIC["seed"] + 1)):
+        write_synthetic_coco(root, split, SYNTHETIC[split], SYNTHETIC["image_size"], seed)
+    return root
+
+
+def summary_rows(backbone: str | None = None) -> list[dict]:
+    """Parameters of the backbones (beside timm's counts) and of the center-offset models."""
+    import keras
+
+    from logocap.hrnet import TIMM_PARAMS, build_hrnet
+    from logocap.model import build_center_offset
+
+    rows = []
+    for name in [backbone] if backbone else ["w32", "w48", "hourglass", "smoke"]:
+        if name in TIMM_PARAMS:
+            n = build_hrnet(name, (None, None, 3)).count_params()
+            ok = "ok" if n == TIMM_PARAMS[name] else "MISMATCH"
+            rows.append({"model": f"HRNet-{name.upper()} backbone", "params": n,
+                         "reference": f"timm hrnet_{name} features_only: {TIMM_PARAMS[name]:,} {ok}"})
+        model = build_center_offset(name, (None, None, 3))
+        rows.append({"model": f"center-offset {name}", "params": model.count_params(),
+                     "reference": "backbone + heatmap head (17 + centre) + offset head (34)"})
+        keras.backend.clear_session()
+    return rows
+
+
+def evaluate_run(run_path: str, weights: str | None = None, data_dir: str | None = None,
+                 split: str | None = None, flip: bool = True, limit: int | None = None,
+                 size: int | None = None, upper_bound: bool = False) -> dict:
+    """COCOeval of a run's model (and the KEM upper bound); writes ``evaluation-<split>.json``
+    and ``.md`` into the run. Returns ``{"stats", "markdown", "path"}``."""
+    from logocap.evaluate import format_table
+    from logocap.kem import evaluate_upper_bound
+    from logocap.predict import load_model
+    from logocap.train import LogocapConfig, detect, evaluate_detections, load_split
+    from reprokit.files import write_json_atomic
+    from reprokit.training import RunDir
+
+    run = RunDir(run_path)
+    spec = LogocapConfig.load(run.path).resolve()
+    if data_dir:
+        spec = spec.replace(data_dir=os.path.abspath(data_dir))
+    split = split or spec.val_split
+    model = load_model(weights or run.path, size=size or spec.test_size)
+    gt_path, data = load_split(spec, split, limit or (spec.val_limit if split == spec.val_split else None))
+    detections = detect(model.model, data, model.size, flip)
+    if upper_bound:
+        ub = evaluate_upper_bound(gt_path, data, detections)
+        stats = {"initial": ub["initial"], "upper_bound": ub["upper_bound"],
+                 "matched": ub["matched"], "poses": ub["poses"]}
+        table = format_table({"initial poses": ub["initial"], "KEM upper bound": ub["upper_bound"]})
+    else:
+        stats = {"ours": evaluate_detections(gt_path, detections)}
+        table = format_table(stats)
+    text = (f"# {spec.backbone} on {split} ({len(data['images'])} images, test size {model.size}, "
+            f"flip {'on' if flip else 'off'})\n\n{table}")
+    name = f"evaluation-{split}{'-upper-bound' if upper_bound else ''}"
+    write_json_atomic(run.file(f"{name}.json"), {**stats, "weights": model.source})
+    with open(run.file(f"{name}.md"), "w", encoding="utf-8") as f:
+        f.write(text)
+    return {"stats": stats, "markdown": text, "path": run.file(f"{name}.md")}
+
+
+def _row(row: str, config: dict) -> dict:
+    """One row (a :class:`reprokit.experiment.RowJob` function): train the backbone, then
+    COCOeval of its initial poses, of their KEM upper bound and of the untrained network."""
+    import keras
+
+    from logocap.kem import evaluate_upper_bound
+    from logocap.train import LogocapConfig, build_model, detect, evaluate_detections, load_split, train
+
+    spec = LogocapConfig(backbone=config["backbone"], data_dir=config["data_dir"], seed=config["seed"],
+                         **{k: v for k, v in config["settings"].items() if k != "backbone"})
+    start = time.perf_counter()
+    run, model, res = train(spec, config["runs_root"], name=row, verbose=0)
+    spec = spec.resolve()
+    gt_path, data = load_split(spec, spec.val_split, spec.val_limit)
+    ub = evaluate_upper_bound(gt_path, data, detect(model, data, spec.test_size, spec.flip_test))
+    keras.utils.set_random_seed(spec.seed)
+    untrained = build_model(spec, (None, None, 3))
+    chance = evaluate_detections(gt_path, detect(untrained, data, spec.test_size, spec.flip_test))
+    print(f"{row}: AP {ub['initial']['AP']:.3f}, upper bound {ub['upper_bound']['AP']:.3f}, "
+          f"untrained {chance['AP']:.3f}", flush=True)
+    return {"initial": ub["initial"], "upper_bound": ub["upper_bound"], "untrained": chance,
+            "matched": ub["matched"], "poses": ub["poses"], "train_seconds": res["train_seconds"],
+            "steps": res["steps"], "params": res["params"], "run": run.path,
+            "wall_seconds": time.perf_counter() - start}
+
+
+def upper_bound_markdown(summary: dict) -> str:
+    keys = ("AP", "AP50", "AP75", "APM", "APL", "AR")
+    head = ["Backbone", "Poses", *keys]
+    lines = [f"# LOGO-CAP supplement §2: empirical upper bound, scale `{summary['scale']}`", "",
+             f"Data: {summary['data']}. COCOeval (pycocotools, OKS) of the center-offset model's "
+             "initial poses, of the best pose in each keypoint's 11 x 11 sigma-scaled KEM "
+             "(Algorithm 1: the upper bound) and of the untrained network (chance level). "
+             "-1 = no ground truth in that area range.", ""]
+    if summary.get("scale_note"):
+        lines += [f"Scale `{summary['scale']}`: {summary['scale_note']}.", ""]
+    lines += ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+    for name, r in summary["rows"].items():
+        for label, key in (("initial poses", "initial"), ("KEM upper bound", "upper_bound"),
+                           ("untrained (chance)", "untrained")):
+            cells = [f"{name}: {label}", str(r["poses"]) if key != "untrained" else "-"]
+            cells += [f"{r[key][k]:.3f}" for k in keys]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_upper_bound(summary: dict, path: str):
+    """AP / AP50 / AP75 bars: untrained, initial poses and the KEM upper bound per backbone."""
+    plt = pyplot()
+    rows = summary["rows"]
+    fig, axes = plt.subplots(1, len(rows), figsize=(4.5 * len(rows), 3.6), dpi=100, squeeze=False)
+    for ax, (name, r) in zip(axes[0], rows.items()):
+        keys = ("AP", "AP50", "AP75")
+        for i, (label, key, colour) in enumerate((("untrained (chance)", "untrained", "0.6"),
+                                                  ("initial poses", "initial", "tab:blue"),
+                                                  ("KEM upper bound", "upper_bound", "tab:orange"))):
+            ax.bar([j + (i - 1) * 0.27 for j in range(3)], [max(r[key][k], 0) for k in keys], 0.27,
+                   label=label, color=colour)
+        ax.set(xticks=range(3), xticklabels=keys, ylim=(0, 1), title=name, ylabel="COCO OKS")
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(f"empirical upper bound ({summary['scale']})", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def reproduce_upper_bound(scale: str = "smoke", data_dir: str | None = None,
+                          out_root: str = "runs", seed: int = 0) -> str:
+    """Train each row's center-offset model, evaluate initial poses vs the KEM upper bound;
+    returns the results directory (rows cached in ``<out_root>/rows/logocap``)."""
+    from reprokit.training import create_run_dir
+
+    sc = get_scale(SCALES, scale)
+    data_dir, label = select_data(
+        data_dir, lambda: write_synthetic(os.path.join(out_root, "data", "synthetic-coco"), scale),
+        "synthetic COCO (logocap.synthetic, {train} train / {val} val images)".format(**SYNTHETIC),
+        "COCO 2017")
+    config = {"scale": scale, "rows": list(sc.rows), "settings": dict(sc.settings),
+              "data_dir": os.path.abspath(data_dir), "seed": seed}
+    run = create_run_dir(f"logocap-upper-bound-{scale}", config, out_root)
+    rows_root = os.path.join(os.path.abspath(out_root), "rows", "logocap")
+    jobs = [RowJob(f"upper-bound-{name}-{scale}",
+                   {"backbone": name, "settings": dict(sc.settings), "seed": seed,
+                    "data_dir": os.path.abspath(data_dir), "runs_root": os.path.join(rows_root, "runs")},
+                   _row) for name in sc.rows]
+    done = run_rows(jobs, rows_root, sc.workers)
+    summary = {"scale": scale, "data": label, "scale_note": sc.note,
+               "rows": {name: done[f"upper-bound-{name}-{scale}"] for name in sc.rows}}
+    text = upper_bound_markdown(summary)
+    write_results(run, summary, text, {"upper_bound.png": lambda p: plot_upper_bound(summary, p)})
+    print(text)
+    return run.path
+
+
+def _run(scale: str, data_dir: str | None, out_root: str) -> str:
+    return reproduce_upper_bound(scale, data_dir, out_root)
+
+
+UPPER_BOUND_REPRODUCTION = reproduction(
+    "logocap.upper_bound", "LOGO-CAP supplement §2: center-offset AP vs the KEM empirical upper bound",
+    "LOGO-CAP supplement, §2 and Algorithm 1", _run)
+
+__all__ = ["SCALES", "SMOKE", "SYNTHETIC", "UPPER_BOUND_REPRODUCTION", "evaluate_run",
+           "plot_upper_bound", "reproduce_upper_bound", "summary_rows", "upper_bound_markdown",
+           "write_synthetic"]
