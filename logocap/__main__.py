@@ -22,9 +22,10 @@ from reprokit.errors import ConfigError
 def _summary(args) -> int:
     from logocap.reproduce import summary_rows
 
-    print(f"{'model':<28} {'params':>12}  reference")
+    print(f"{'model':<28} {'trainable':>12} {'total':>12}  reference (trainable)")
     for row in summary_rows(args.backbone):
-        print(f"{row['model']:<28} {row['params']:>12,}  {row['reference']}", flush=True)
+        print(f"{row['model']:<28} {row['params']:>12,} {row['total']:>12,}  {row['reference']}",
+              flush=True)
     return 0
 
 

@@ -61,21 +61,27 @@ def write_synthetic(root: str, scale: str = "smoke") -> str:
 
 
 def summary_rows(backbone: str | None = None) -> list[dict]:
-    """Parameters of the backbones (beside timm's counts) and of the center-offset models."""
+    """Trainable parameters (= PyTorch ``parameters()``) and Keras ``count_params()`` (adds
+    the BatchNorm moving statistics) of the backbones, beside timm's counts, and of the
+    center-offset models."""
     import keras
+    import numpy as np
 
     from logocap.hrnet import TIMM_PARAMS, build_hrnet
     from logocap.model import build_center_offset
 
+    def counts(model):
+        return int(sum(np.prod(w.shape) for w in model.trainable_weights)), int(model.count_params())
+
     rows = []
     for name in [backbone] if backbone else ["w32", "w48", "hourglass", "smoke"]:
         if name in TIMM_PARAMS:
-            n = build_hrnet(name, (None, None, 3)).count_params()
-            ok = "ok" if n == TIMM_PARAMS[name] else "MISMATCH"
-            rows.append({"model": f"HRNet-{name.upper()} backbone", "params": n,
+            trainable, total = counts(build_hrnet(name, (None, None, 3)))
+            ok = "ok" if trainable == TIMM_PARAMS[name] else "MISMATCH"
+            rows.append({"model": f"HRNet-{name.upper()} backbone", "params": trainable, "total": total,
                          "reference": f"timm hrnet_{name} features_only: {TIMM_PARAMS[name]:,} {ok}"})
-        model = build_center_offset(name, (None, None, 3))
-        rows.append({"model": f"center-offset {name}", "params": model.count_params(),
+        trainable, total = counts(build_center_offset(name, (None, None, 3)))
+        rows.append({"model": f"center-offset {name}", "params": trainable, "total": total,
                      "reference": "backbone + heatmap head (17 + centre) + offset head (34)"})
         keras.backend.clear_session()
     return rows

@@ -75,10 +75,14 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert not os.listdir(tmp_path)                          # nothing written
 
 
-def test_summary_prints_the_models(capsys):
-    assert main(["summary", "--backbone", "smoke"]) == 0
+def test_summary_counts_trainable_parameters_like_timm(capsys):
+    """Trainable = PyTorch ``parameters()`` (timm's count); ``count_params()`` adds the BN
+    moving statistics. The heads: 480 -> 32 -> 18 and 480 -> 256 -> 34 (1x1 convs, BN)."""
+    assert main(["summary", "--backbone", "w32"]) == 0
     out = capsys.readouterr().out
-    assert "center-offset smoke" in out
+    assert "29,305,536   29,362,880  timm hrnet_w32 features_only: 29,305,536 ok" in out
+    heads = (480 * 32 + 2 * 32 + 32 * 18 + 18) + (480 * 256 + 2 * 256 + 256 * 34 + 34)
+    assert f"center-offset w32              {29_305_536 + heads:,}" in out
 
 
 def test_upper_bound_reproduction_caches_its_row(tmp_path, monkeypatch):
