@@ -103,12 +103,29 @@ def _cmd_demo(args) -> int:
         print(_NONE_YET + " `repro demo` has nothing to run.")
         return 0
     print(f"repro demo: {len(repros)} demo-scale reproduction(s) on synthetic data")
+    done = []
     for r in repros:
         start = time.perf_counter()
         print(f"== {r.name}: {r.title}", flush=True)
         out = r.run("demo", None, args.out)
-        print(f"== {r.name}: done in {time.perf_counter() - start:.0f} s, results in {out}", flush=True)
+        done.append((r.name, time.perf_counter() - start, out))
+        print(f"== {r.name}: done in {done[-1][1]:.0f} s, results in {out}", flush=True)
+    print(demo_summary(done, args.out))
     return 0
+
+
+def demo_summary(done, out_root: str) -> str:
+    """What ran, how long, where each table is, and the next commands to try."""
+    width = max(len(name) for name, _, _ in done)
+    lines = ["", f"repro demo: {len(done)} reproduction(s) in {sum(s for _, s, _ in done):.0f} s "
+             "(demo scale: small models, short schedules, synthetic data)"]
+    lines += [f"  {name:<{width}}  {seconds:5.0f} s  {os.path.join(out, 'results.md')}"
+              for name, seconds, out in done]
+    lines += ["next:",
+              f"  repro report {out_root}/*-demo -o report.md   (every table and plot in one file)",
+              f"  repro run {done[0][0]} --scale smoke   (the whole table at toy size)",
+              "  repro run NAME --scale paper --data-dir DATA   (the paper's schedule, real data)"]
+    return "\n".join(lines)
 
 
 #: Exceptions that mean "the user asked for something that cannot be done" (a bad file, value

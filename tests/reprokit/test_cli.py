@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 
@@ -21,6 +22,9 @@ def test_demo_runs_every_registered_reproduction_at_demo_scale(capsys, monkeypat
     assert "pkg.table1" in capsys.readouterr().out
     assert cli.main(["demo", "--out", str(tmp_path)]) == 0
     assert calls == [("demo", None, str(tmp_path))]
+    summary = capsys.readouterr().out.split("repro demo: 1 reproduction(s) in")[1]
+    assert "pkg.table1" in summary and os.path.join(str(tmp_path), "results.md") in summary
+    assert "repro run pkg.table1 --scale smoke" in summary and "repro report" in summary
     # a paper with several tables marks one for the demo; the others run only on request
     other = cli.Reproduction("pkg.table2", "another table", "paper, Table 2",
                              lambda scale, data_dir, out: calls.append(("t2", scale)) or out, demo=False)
