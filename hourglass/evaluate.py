@@ -106,7 +106,8 @@ def predict_records(model, records: dict, input_size: int, mean=None, flip_test:
 
 def evaluate(model, records: dict, input_size: int, mean=None, flip_test: bool = True,
              variant: str = "bearpaw", extra_variants=(), batch_size: int = 16,
-             stack_fusion=None, curve_path: str | None = None, progress: bool = True) -> dict:
+             stack_fusion=None, curve_path: str | None = None, progress: bool = True,
+             chance: dict | None = None) -> dict:
     """PCKh@0.5 of ``model`` on validation records, in the CV701 table layout.
 
     Args:
@@ -114,6 +115,7 @@ def evaluate(model, records: dict, input_size: int, mean=None, flip_test: bool =
         mean: the training recipe's mean (``None`` for princeton-vl).
         variant: the reported PCKh variant; ``extra_variants`` are computed as well.
         curve_path: write the PCKh curve (thresholds 0-0.5) there as a PNG.
+        chance: :func:`mean_pose_baseline` of the same records, drawn dashed on that plot.
 
     Returns:
         dict with ``GROUPS`` keys (percent), ``per_joint``, ``variant``, ``variants`` (every
@@ -143,14 +145,17 @@ def evaluate(model, records: dict, input_size: int, mean=None, flip_test: bool =
                   curve={"thresholds": thresholds.tolist(), "pckh": curve.tolist()},
                   flip_test=bool(flip_test))
     if curve_path:
-        plot_curves({variant: (thresholds, curve)}, curve_path, f"PCKh ({variant})")
+        line = (chance["curve"]["thresholds"], chance["curve"]["pckh"]) if chance else None
+        plot_curves({variant: (thresholds, curve)}, curve_path, f"PCKh ({variant})", line)
     return result
 
 
-def plot_curves(curves: dict, path: str, title: str = "PCKh"):
-    """Plot ``{label: (thresholds, pckh_percent)}`` to a PNG (:func:`reprokit.viz.plot_pck_curves`)."""
+def plot_curves(curves: dict, path: str, title: str = "PCKh", chance: tuple | None = None):
+    """Plot ``{label: (thresholds, pckh_percent)}`` to a PNG (:func:`reprokit.viz.plot_pck_curves`),
+    ``chance`` (the mean-pose curve) dashed."""
     plot_pck_curves(curves, path, title, xlabel="normalised distance threshold",
-                    ylabel="PCKh (%)", xlim=(0, 0.5))
+                    ylabel="PCKh (%)", xlim=(0, 0.5), chance=chance,
+                    chance_label="mean pose (chance level)")
 
 
 def format_table(rows: list[tuple[str, dict]], variant: str) -> str:
@@ -166,7 +171,9 @@ def write_results(run, results: dict, title: str):
     """``results.json`` and ``results.md`` in the run directory."""
     with open(run.file("results.json"), "w", encoding="utf-8") as f:
         json.dump(results, f, indent=2)
-    text = f"# {title}\n\n" + format_table([("ours", results)], results["variant"])
+    rows = [("ours", results)] + ([("mean pose (chance level)", results["mean_pose"])]
+                                  if "mean_pose" in results else [])
+    text = f"# {title}\n\n" + format_table(rows, results["variant"])
     for name, table in results["variants"].items():
         if name != results["variant"]:
             text += "\n" + format_table([("ours", table)], name)
@@ -198,7 +205,10 @@ def mean_pose_baseline(train: dict, valid: dict, variant: str = "bearpaw") -> di
     c, s = box(valid)
     pred = c + mean[None] * s
     t = pckh(pred, valid["keypoints"], valid["annotated"], valid["head_size"], 0.5, variant)
-    return {g: t[g] for g in GROUPS} | {"per_joint": t["per_joint"].tolist(), "variant": variant}
+    thresholds, curve = pckh_curve(pred, valid["keypoints"], valid["annotated"], valid["head_size"],
+                                   variant=variant)
+    return {g: t[g] for g in GROUPS} | {"per_joint": t["per_joint"].tolist(), "variant": variant,
+                                        "curve": {"thresholds": thresholds.tolist(), "pckh": curve.tolist()}}
 
 
 def predict_image(model, image, input_size: int, mean=None, center=None, scale=None,

@@ -127,7 +127,7 @@ def reproduce_table1(scale: str = "smoke", data_dir: str | None = None, out_root
                "mean_pose": chance, "scale_note": sc.note}
     text = table1_markdown(summary)
     write_results(run, summary, text, {"table1.png": lambda p: plot_table1(summary, p),
-                                       "pckh_curves.png": lambda p: _plot_all_curves(results, p)})
+                                       "pckh_curves.png": lambda p: _plot_all_curves(results, p, chance)})
     print(text)
     return run.path
 
@@ -204,11 +204,12 @@ def plot_table1(summary: dict, path: str):
     plt.close(fig)
 
 
-def _plot_all_curves(results: dict, path: str):
+def _plot_all_curves(results: dict, path: str, chance: dict | None = None):
     from hourglass.evaluate import plot_curves
 
     plot_curves({n.replace("cv701_", ""): (r["curve"]["thresholds"], r["curve"]["pckh"])
-                 for n, r in results.items()}, path, "PCKh curves (bearpaw variant)")
+                 for n, r in results.items()}, path, "PCKh curves (bearpaw variant)",
+                chance=(chance["curve"]["thresholds"], chance["curve"]["pckh"]) if chance else None)
 
 
 def _run(scale: str, data_dir: str | None, out_root: str) -> str:

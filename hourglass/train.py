@@ -31,9 +31,9 @@ import numpy as np
 import tensorflow as tf
 
 from hourglass.data import FLIP_INDEX, NUM_JOINTS, MPIIReader, heatmap_codec, load_mpii
-from hourglass.evaluate import evaluate, write_results
+from hourglass.evaluate import evaluate, mean_pose_baseline, write_results
 from hourglass.model import MPII_MEAN, normalize_image
-from hourglass.presets import build_preset, get_preset
+from hourglass.presets import GROUPS, build_preset, get_preset
 from reprokit.callbacks import PeriodicValidation
 from reprokit.data import AffineCrop, ChannelScale, ColorJitter, Compose, RandomApply, build_dataset
 from reprokit.errors import ConfigError
@@ -265,8 +265,10 @@ def train(cfg: TrainConfig, runs_root: str = "runs", name: str | None = None, ve
                          data, run, epochs=cfg.epochs, steps_per_epoch=steps,
                          validation=validation, monitor="val_PCKh" if cfg.validate else None,
                          verbose=verbose)
+    chance = mean_pose_baseline(train_rec, valid_rec)
     results = evaluate(model, valid_rec, cfg.input_size, recipe.mean, cfg.flip_test,
-                       curve_path=run.file("pckh_curve.png"))
+                       curve_path=run.file("pckh_curve.png"), chance=chance)
+    results["mean_pose"] = {g: chance[g] for g in GROUPS}
     results["train_seconds"] = run.train_seconds
     results["steps"] = int(model.optimizer.iterations.numpy())
     results["params"] = int(model.count_params())

@@ -247,15 +247,19 @@ def plot_heatmaps(heatmaps, names: Sequence[str] | None = None, path: str | None
 
 
 def plot_pck_curves(curves: dict, path: str | None = None, title: str = "PCK",
-                    xlabel: str = "threshold", ylabel: str = "PCK (%)", xlim=None, ylim=(0, 100)):
+                    xlabel: str = "threshold", ylabel: str = "PCK (%)", xlim=None, ylim=(0, 100),
+                    chance: tuple | None = None, chance_label: str = "chance level"):
     """``{label: (thresholds, values)}`` as lines (PCK / PCKh against the threshold; the area
-    under each curve is in its legend label when the caller puts it there)."""
+    under each curve is in its legend label when the caller puts it there); ``chance``
+    ``(thresholds, values)`` is drawn dashed in grey (e.g. the mean-pose baseline)."""
     plt = pyplot()
     if not curves:
         raise ValueError("no curves to plot")
     fig, ax = plt.subplots(figsize=(5, 4), dpi=100)
     for label, (t, v) in curves.items():
         ax.plot(t, v, label=label)
+    if chance is not None:
+        ax.plot(*chance, ls="--", c="gray", label=chance_label)
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title, ylim=ylim)
     if xlim is not None:
         ax.set_xlim(*xlim)

@@ -180,6 +180,9 @@ def test_train_killed_with_sigkill_resumes_then_evaluate_and_predict(mpii_dir, t
     results = json.load(open(os.path.join(run, "results.json")))
     assert results["steps"] == 4 * 3          # same optimizer steps as an uninterrupted run
     assert results["variant"] == "bearpaw" and 0 <= results["Mean"] <= 100
+    # the chance level is in the table and on the curve plot
+    assert 0 <= results["mean_pose"]["Mean"] <= 100
+    assert "| mean pose (chance level) |" in open(os.path.join(run, "results.md")).read()
     assert os.path.exists(os.path.join(run, "pckh_curve.png"))
 
     ev = subprocess.run([sys.executable, "-m", "hourglass", "evaluate", run, "--no-flip"],

@@ -71,6 +71,9 @@ def test_plot_heatmaps_and_pck_curves(tmp_path):
     t = np.linspace(0, 0.5, 11)
     _png_ok(plot_pck_curves({"a": (t, 100 * t * 2), "b": (t, 100 * t)}, str(tmp_path / "p.png"),
                             xlim=(0, 0.5)))
+    fig = plot_pck_curves({"a": (t, 100 * t * 2)}, chance=(t, 50 * t), chance_label="mean pose")
+    lines = fig.axes[0].get_lines()
+    assert [ln.get_label() for ln in lines] == ["a", "mean pose"] and lines[1].get_linestyle() == "--"
     with pytest.raises(ValueError, match="H, W, K"):
         plot_heatmaps(hm[..., 0])
 
