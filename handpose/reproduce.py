@@ -96,7 +96,8 @@ def mean_pose_chance(train: dict, valid: dict, crop_size: int) -> dict:
     _, params = crop_frame(valid)
     pred = np.stack([(mean - crop_size // 2) / s + c[::-1] for c, s in params])
     r = epe_auc(pred, valid["uv"], valid["visible"], "hand3d")
-    return {k: r[k] for k in ("mean", "median", "auc")}
+    return {k: r[k] for k in ("mean", "median", "auc")} | {
+        "thresholds": np.asarray(r["thresholds"]).tolist(), "pck_curve": np.asarray(r["pck_curve"]).tolist()}
 
 
 _HW: dict = {}
@@ -250,6 +251,10 @@ def plot_pck(summary: dict, path: str):
         for cname in ("clean", "occlusion_0.1", "occlusion_0.2", "occlusion_0.3", "blur_21", "motion_45"):
             s = row["sets"][cname]
             ax.plot(s["thresholds"], s["pck_curve"], label=f"{cname} ({s['auc']:.2f})")
+        chance = summary.get("chance")
+        if chance and "pck_curve" in chance:
+            ax.plot(chance["thresholds"], chance["pck_curve"], ls="--", c="gray",
+                    label=f"mean pose, clean (chance, {chance['auc']:.2f})")
         ax.set(title=key, xlabel="threshold (px)", ylabel="PCK", ylim=(0, 1))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6)

@@ -7,7 +7,7 @@ import pytest
 
 from handpose.corruptions import corruption_sets
 from handpose.data import read_stb
-from handpose.reproduce import mean_pose_chance, table4_markdown, write_noise_copies
+from handpose.reproduce import mean_pose_chance, plot_pck, table4_markdown, write_noise_copies
 from handpose.synthetic import write_synthetic_stb
 from handpose.evaluate import evaluate_gt_cropped
 from handpose.spec import PoseNetConfig
@@ -65,6 +65,25 @@ def test_chance_level_and_table_layout(stb):
                             "models": {"S-train/original": row, "S-train/mixed": row}})
     assert "| Standard (S-train) | - | 1.000 / 16.958 | 2.000 / 6.095 | 0.500 / 0.733 |" in text
     assert "| S-train* | 0.3 | - / 27.783" in text and "Chance level" in text
+    assert len(chance["pck_curve"]) == len(chance["thresholds"]) == 20
+
+
+def test_pck_plot_draws_the_chance_curve(stb, tmp_path):
+    from reprokit.viz import pyplot
+
+    chance = mean_pose_chance(stb[0], stb[1], 64)
+    s = {"mean": 1.0, "median": 2.0, "auc": 0.5, "thresholds": [0, 30], "pck_curve": [0, 1]}
+    summary = {"chance": chance, "models": {"m": {"sets": {n: s for n in corruption_sets()}}}}
+    seen = []
+    plt = pyplot()
+    real_close = plt.close
+    plt.close = lambda fig: seen.append([ln.get_label() for ln in fig.axes[0].get_lines()]) or real_close(fig)
+    try:
+        plot_pck(summary, str(tmp_path / "pck.png"))
+    finally:
+        plt.close = real_close
+    assert (tmp_path / "pck.png").stat().st_size > 0
+    assert seen and seen[0][-1].startswith("mean pose, clean (chance")
 
 
 def test_predict_cli_writes_keypoints_and_overlay(tmp_path):
