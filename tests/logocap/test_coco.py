@@ -20,6 +20,8 @@ from reprokit.errors import DataFormatError
 def coco_sample(real_dir):
     path = os.path.join(real_dir, "coco", "person_keypoints_sample.json")
     if not os.path.exists(path):
+        if os.environ.get("REPROKIT_REQUIRE_REAL") == "1":       # as the real_dir fixture
+            pytest.fail(f"real COCO sample not found at {path}")
         pytest.skip(f"real COCO sample not found at {path}")
     return path
 
