@@ -1,4 +1,5 @@
-"""Testing protocol and decoding of the center-offset model (LOGO-CAP supplement; facts:
+"""Testing protocol and decoding (LOGO-CAP supplement; facts measured by running the released
+code, ``cherubicXN/logocap`` @39d104f, golden file ``tests/data/parity/logocap_head.npz``;
 docs/reference/logocap_metrics_ecosystem.md §1.2, §1.4, §1.5).
 
 - Resize: the short side to ``size`` (384 / 512 / 640), aspect kept, the long side rounded up to
@@ -6,18 +7,27 @@ docs/reference/logocap_metrics_ecosystem.md §1.2, §1.4, §1.5).
 - Flip test: the image and its mirror in one batch; the mirrored heatmaps are flipped back and
   their channels reordered with COCO's flip index (the centre channel maps to itself), the
   mirrored offsets flipped back, reordered by keypoint and their x negated; both averaged with
-  the direct ones (no sub-pixel shift, as the reference).
-- Decoding: heatmaps bilinearly upsampled to the input resolution (``align_corners=False``);
-  3x3 max-pool NMS on the centre channel; the top 30 centres above 0.01; each keypoint is the
-  centre's stride-4 grid cell plus its offset, times 4; a keypoint's score is the upsampled
-  heatmap at it times the centre score, a pose's the mean of its 17; pose NMS (DEKR): a pose is
-  dropped when more than 8 of its keypoints lie within 0.05 sqrt(w^2 + h^2) of a higher-scoring
-  pose's (w, h: the higher pose's keypoint extent).
-- Multi-scale (optional): heatmaps of the other scales resized to the main scale and averaged;
-  centres and offsets come from the main scale (what the released code ends up doing, §1.5).
+  the direct ones (no sub-pixel shift, as the reference). The embedding of LOGO-CAP comes from
+  the direct image only.
+- Decoding (:mod:`logocap.adaptation`): heatmaps bilinearly upsampled to the input resolution
+  (``align_corners=False``); 3x3 max-pool NMS on the centre channel; the top 30 centres, those
+  below 0.01 dropped (at least one kept); each initial keypoint is ``centre + 4 * offset`` with
+  the offset read at the stride-4 cell ``int(centre / 4)``; then the adaptation level: ``none``
+  (the initial keypoint, scored by the heatmap sampled there), ``partial`` (the best point of
+  the KAM) or ``full`` (the local-global adaptation). A keypoint's score times its centre's
+  score; a pose's score the mean of its 17; poses scoring 0 or less dropped.
+- Pose NMS (the reference's ``nms_core``, in image pixels): ``close[i, j]`` when more than 8
+  keypoints of pose ``j`` lie within ``0.05 sqrt(w_i^2 + h_i^2)`` of pose ``i``'s (``w_i, h_i``:
+  pose ``i``'s keypoint extent); visiting poses in decoding order, each not yet suppressed pose
+  keeps the best-scoring pose of its group (unless that one is already suppressed) and
+  suppresses the group; at most 30 poses, the best-scoring.
+- Multi-scale (optional): the full-resolution heatmaps and the embeddings of the other scales
+  resized to the main scale and averaged; centres and offsets come from the main scale (what
+  the released code ends up doing, §1.5).
 
-Deviation: the centre's grid cell is ``round(centre / 4)``; the reference's exact rounding of
-the upsampled peak to the offset grid is not documented in the facts we have.
+The reference reads the offset at the cell ``int(centre / 4)`` but adds it to ``centre / 4``:
+a keypoint lands up to 3 input pixels right of / below where the offset points from its cell.
+We do the same (measured cost on perfect outputs in ``docs/fidelity.md``).
 """
 from __future__ import annotations
 
@@ -58,81 +68,136 @@ def flip_average(heatmaps, offsets):
 
 
 def decode_poses(heatmaps, offsets, input_hw, max_centers: int = MAX_CENTERS,
-                 threshold: float = CENTER_THRESHOLD):
-    """Poses of one image from its (flip-averaged) outputs.
+                 threshold: float = CENTER_THRESHOLD, level: str = "none", embedding=None, cmp=None,
+                 global_size: int | None = None, global_sigma: float | None = None, hr=None):
+    """Poses of one image from its (flip-averaged) outputs, before pose NMS.
 
     Args:
         heatmaps: ``(h, w, 18)`` at stride 4; offsets: ``(h, w, 34)``.
         input_hw: the network input size.
+        level: ``"none"``, ``"partial"`` or ``"full"`` (the latter two need the LOGO-CAP
+            ``embedding`` ``(h, w, 64)`` and ``cmp``).
+        hr: the full-resolution heatmaps when already computed (multi-scale averaging).
 
     Returns:
-        ``poses (N, 17, 2)`` in input pixels, ``keypoint_scores (N, 17)``, ``scores (N,)``,
-        sorted by score, after pose NMS.
+        ``poses (N, 17, 2)`` in input pixels, ``keypoint_scores (N, 17)``, ``scores (N,)`` in
+        decoding order (centre score, descending).
     """
-    up = tf.image.resize(np.asarray(heatmaps, np.float32)[None], input_hw, "bilinear")[0].numpy()
-    center = up[..., NUM_KEYPOINTS]
-    pooled = tf.nn.max_pool2d(center[None, ..., None], 3, 1, "SAME")[0, ..., 0].numpy()
-    peaks = (center == pooled) & (center >= threshold)
-    ys, xs = np.nonzero(peaks)
-    order = np.argsort(-center[ys, xs], kind="stable")[:max_centers]
-    ys, xs = ys[order], xs[order]
-    h, w = np.asarray(heatmaps).shape[:2]
-    off = np.asarray(offsets, np.float32).reshape(h, w, NUM_KEYPOINTS, 2)
-    gy = np.clip(np.round(ys / STRIDE).astype(int), 0, h - 1)
-    gx = np.clip(np.round(xs / STRIDE).astype(int), 0, w - 1)
-    grid = np.stack([gx, gy], -1).astype(np.float32)[:, None, :]
-    poses = (grid + off[gy, gx]) * STRIDE                                     # (N, 17, 2)
-    px = np.clip(np.round(poses[..., 0]).astype(int), 0, input_hw[1] - 1)
-    py = np.clip(np.round(poses[..., 1]).astype(int), 0, input_hw[0] - 1)
-    kscore = up[py, px, np.arange(NUM_KEYPOINTS)[None]] * center[ys, xs][:, None]
-    scores = kscore.mean(1) if len(kscore) else np.zeros(0, np.float32)
-    keep = pose_nms(poses, scores)
-    return poses[keep], kscore[keep], scores[keep]
+    from logocap import adaptation as A
+
+    if hr is None:
+        hr = A.upsample(tf.convert_to_tensor(np.asarray(heatmaps, np.float32))[None], input_hw)
+    else:
+        hr = tf.convert_to_tensor(np.asarray(hr, np.float32))[None]
+    k = min(max_centers, int(input_hw[0]) * int(input_hw[1]))
+    cx, cy, cscore = (t.numpy()[0] for t in A.top_centers(hr[..., NUM_KEYPOINTS], k))
+    keep = cscore >= threshold
+    keep[0] = keep[0] or not keep.any()
+    return decode_from_centres(hr[0], offsets, cx[keep], cy[keep], cscore[keep], level, embedding,
+                               cmp, global_size, global_sigma)
 
 
-def pose_nms(poses, scores) -> np.ndarray:
-    """Indices kept by DEKR's pose NMS, best first (module docstring)."""
-    order = np.argsort(-np.asarray(scores), kind="stable")
+def decode_from_centres(hr, offsets, cx, cy, cscore, level: str = "none", embedding=None, cmp=None,
+                        global_size: int | None = None, global_sigma: float | None = None):
+    """:func:`decode_poses` from given centres ``(N,)`` (input px) and their scores, with the
+    full-resolution heatmaps ``hr`` ``(H, W, 18)``."""
+    from logocap import adaptation as A
+
+    f32 = lambda a: tf.convert_to_tensor(np.asarray(a, np.float32))[None]  # noqa: E731
+    init = A.initial_poses(f32(offsets), f32(cx), f32(cy))
+    emb = None if embedding is None else f32(embedding)
+    poses, values = A.refine(level, f32(hr), init, emb, cmp, global_size or A.GLOBAL_SIZE,
+                             global_sigma or A.GLOBAL_SIGMA)
+    kscore = values.numpy()[0] * np.asarray(cscore, np.float32)[:, None]
+    poses = poses.numpy()[0]
+    scores = kscore.mean(1)
+    ok = scores > 0
+    return poses[ok], kscore[ok], scores[ok]
+
+
+def pose_nms(poses, scores, max_people: int = MAX_CENTERS) -> np.ndarray:
+    """Indices kept by the reference's pose NMS (module docstring), in its order."""
+    poses = np.asarray(poses, np.float64)[..., :2]
+    scores = np.asarray(scores, np.float64)
+    n = len(poses)
+    if not n:
+        return np.zeros(0, np.int64)
+    extent = poses.max(1) - poses.min(1)
+    radius = POSE_NMS_FRACTION * np.sqrt((extent ** 2).sum(-1))                   # (n,)
+    dist = np.sqrt(((poses[:, None] - poses[None]) ** 2).sum(-1))                  # (n, n, K)
+    close = (dist < radius[:, None, None]).sum(-1) > POSE_NMS_KEYPOINTS
+    ignored: set[int] = set()
     kept: list[int] = []
-    for i in order:
-        dup = False
-        for j in kept:
-            extent = poses[j].max(0) - poses[j].min(0)
-            radius = POSE_NMS_FRACTION * math.sqrt(float((extent ** 2).sum()))
-            close = np.sqrt(((poses[i] - poses[j]) ** 2).sum(-1)) < radius
-            if close.sum() > POSE_NMS_KEYPOINTS:
-                dup = True
-                break
-        if not dup:
-            kept.append(int(i))
-    return np.asarray(kept, np.int64)
+    for i in range(n):
+        if i in ignored:
+            continue
+        group = np.flatnonzero(close[i])
+        if not len(group):
+            continue
+        best = int(group[np.argmax(scores[group])])
+        if best in ignored:
+            continue
+        kept.append(best)
+        ignored.update(int(g) for g in group)
+    kept = np.asarray(kept, np.int64)
+    if len(kept) > max_people:
+        kept = kept[np.sort(np.argsort(-scores[kept], kind="stable")[:max_people])]
+    return kept
 
 
-def predict_image(model, image, size: int = 512, flip: bool = True, scales=(1.0,)):
-    """Poses of one RGB uint8 image in its own pixels: ``(poses, keypoint_scores, scores)``."""
+def _network(model):
+    """``(net, cmp)`` of a LOGO-CAP model, ``(model, None)`` of the baseline (or any callable)."""
+    return (model.net, model.cmp) if hasattr(model, "cmp") else (model, None)
+
+
+def predict_image(model, image, size: int = 512, flip: bool = True, scales=(1.0,),
+                  level: str = "none", timing: dict | None = None):
+    """Poses of one RGB uint8 image in its own pixels: ``(poses, keypoint_scores, scores)``.
+
+    ``level``: the adaptation level (``"none"`` works for both models; ``"partial"`` and
+    ``"full"`` need a LOGO-CAP model). ``timing``: a dict that receives the seconds of each
+    stage (``network``, ``decoding``: centres + initial poses + adaptation, ``nms``).
+    """
+    import time
+
+    net, cmp = _network(model)
     image = np.asarray(image)
     height, width = image.shape[:2]
-    main = None
-    acc = []
-    for factor in scales:
-        m, (oh, ow) = resize_affine(height, width, int(round(size * factor)))
+    order = sorted(range(len(scales)), key=lambda i: scales[i] != 1.0)   # the 1.0 scale is main
+    main, hr_sum, emb_sum = None, None, None
+    t0 = time.perf_counter()
+    for i in order:
+        m, (oh, ow) = resize_affine(height, width, int(round(size * scales[i])))
         warped = cv2.warpAffine(image, m, (ow, oh), flags=cv2.INTER_LINEAR, borderValue=0)
         x = normalize(warped)[None]
         if flip:
             x = tf.concat([x, x[:, :, ::-1]], 0)
-        out = model(x, training=False)
+        out = net(x, training=False)
         hm, off = out["heatmaps"].numpy(), out["offsets"].numpy()
         hm, off = flip_average(hm, off) if flip else (hm[0], off[0])
+        emb = out["embedding"].numpy()[0] if "embedding" in out else None
         if main is None:
             main = (m, (oh, ow), off)
-        acc.append(tf.image.resize(hm[None], hm.shape[:2] if main is None else
-                                   (main[1][0] // STRIDE, main[1][1] // STRIDE), "bilinear")[0].numpy())
+        hr = tf.image.resize(hm[None], main[1], "bilinear")[0].numpy()
+        hr_sum = hr if hr_sum is None else hr_sum + hr
+        if emb is not None:
+            emb = tf.image.resize(emb[None], emb_sum.shape[:2], "bilinear")[0].numpy() if emb_sum is not None else emb
+            emb_sum = emb if emb_sum is None else emb_sum + emb
     m, hw, off = main
-    poses, kscore, scores = decode_poses(np.mean(acc, 0), off, hw)
+    t1 = time.perf_counter()
+    n = len(scales)
+    poses, kscore, scores = decode_poses(None, off, hw, level=level, cmp=cmp, hr=hr_sum / n,
+                                         embedding=None if emb_sum is None else emb_sum / n)
+    t2 = time.perf_counter()
     inv = cv2.invertAffineTransform(m)
     poses = poses @ inv[:, :2].T + inv[:, 2]
-    return poses, kscore, scores
+    keep = pose_nms(poses, scores)
+    if timing is not None:
+        timing["network"] = timing.get("network", 0.0) + t1 - t0
+        timing["decoding"] = timing.get("decoding", 0.0) + t2 - t1
+        timing["nms"] = timing.get("nms", 0.0) + time.perf_counter() - t2
+    return poses[keep], kscore[keep], scores[keep]
 
 
-__all__ = ["CENTER_THRESHOLD", "FLIP_INDEX_WITH_CENTER", "MAX_CENTERS", "decode_poses",
+__all__ = ["CENTER_THRESHOLD", "FLIP_INDEX_WITH_CENTER", "MAX_CENTERS", "decode_from_centres", "decode_poses",
            "flip_average", "pose_nms", "predict_image", "resize_affine"]
