@@ -121,9 +121,13 @@ def top_centers(center_map, k: int = MAX_CENTERS):
     return tf.cast(idx % w, tf.float32), tf.cast(idx // w, tf.float32), score
 
 
-def initial_poses(offsets, cx, cy):
+def initial_poses(offsets, cx, cy, snap: bool = False):
     """``(B, N, 17, 2)`` initial poses (input px) of centres ``cx, cy`` ``(B, N)`` (input px)
-    from the stride-4 offsets ``(B, h, w, 34)`` (``keypoint = cell + offset``)."""
+    from the stride-4 offsets ``(B, h, w, 34)`` (``keypoint = cell + offset``).
+
+    The reference adds the offset of the cell ``int(c / 4)`` to ``c / 4`` itself, which moves
+    every keypoint by ``c - 4 int(c / 4)`` (0 to 3 px); ``snap=True`` adds it to the cell the
+    offset was regressed from instead (not the reference; docs/fidelity.md)."""
     shape = tf.shape(offsets)
     gx = tf.clip_by_value(tf.cast(cx / STRIDE, tf.int32), 0, shape[2] - 1)
     gy = tf.clip_by_value(tf.cast(cy / STRIDE, tf.int32), 0, shape[1] - 1)
@@ -131,6 +135,8 @@ def initial_poses(offsets, cx, cy):
     off = tf.gather_nd(offsets, tf.stack([b, gy, gx], -1))
     off = tf.reshape(off, tf.concat([tf.shape(cx), [NUM_KEYPOINTS, 2]], 0))
     centre = tf.stack([cx, cy], -1)[:, :, None, :] / STRIDE
+    if snap:
+        centre = tf.cast(tf.stack([gx, gy], -1), tf.float32)[:, :, None, :]
     return (centre + off) * STRIDE
 
 

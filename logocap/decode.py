@@ -69,7 +69,8 @@ def flip_average(heatmaps, offsets):
 
 def decode_poses(heatmaps, offsets, input_hw, max_centers: int = MAX_CENTERS,
                  threshold: float = CENTER_THRESHOLD, level: str = "none", embedding=None, cmp=None,
-                 global_size: int | None = None, global_sigma: float | None = None, hr=None):
+                 global_size: int | None = None, global_sigma: float | None = None, hr=None,
+                 snap_centres: bool = False):
     """Poses of one image from its (flip-averaged) outputs, before pose NMS.
 
     Args:
@@ -78,6 +79,8 @@ def decode_poses(heatmaps, offsets, input_hw, max_centers: int = MAX_CENTERS,
         level: ``"none"``, ``"partial"`` or ``"full"`` (the latter two need the LOGO-CAP
             ``embedding`` ``(h, w, 64)`` and ``cmp``).
         hr: the full-resolution heatmaps when already computed (multi-scale averaging).
+        snap_centres: add each offset to the cell it was read from, not to the centre pixel
+            (not the reference: :func:`logocap.adaptation.initial_poses`).
 
     Returns:
         ``poses (N, 17, 2)`` in input pixels, ``keypoint_scores (N, 17)``, ``scores (N,)`` in
@@ -94,17 +97,18 @@ def decode_poses(heatmaps, offsets, input_hw, max_centers: int = MAX_CENTERS,
     keep = cscore >= threshold
     keep[0] = keep[0] or not keep.any()
     return decode_from_centres(hr[0], offsets, cx[keep], cy[keep], cscore[keep], level, embedding,
-                               cmp, global_size, global_sigma)
+                               cmp, global_size, global_sigma, snap_centres)
 
 
 def decode_from_centres(hr, offsets, cx, cy, cscore, level: str = "none", embedding=None, cmp=None,
-                        global_size: int | None = None, global_sigma: float | None = None):
+                        global_size: int | None = None, global_sigma: float | None = None,
+                        snap_centres: bool = False):
     """:func:`decode_poses` from given centres ``(N,)`` (input px) and their scores, with the
     full-resolution heatmaps ``hr`` ``(H, W, 18)``."""
     from logocap import adaptation as A
 
     f32 = lambda a: tf.convert_to_tensor(np.asarray(a, np.float32))[None]  # noqa: E731
-    init = A.initial_poses(f32(offsets), f32(cx), f32(cy))
+    init = A.initial_poses(f32(offsets), f32(cx), f32(cy), snap_centres)
     emb = None if embedding is None else f32(embedding)
     poses, values = A.refine(level, f32(hr), init, emb, cmp, global_size or A.GLOBAL_SIZE,
                              global_sigma or A.GLOBAL_SIGMA)
@@ -151,12 +155,13 @@ def _network(model):
 
 
 def predict_image(model, image, size: int = 512, flip: bool = True, scales=(1.0,),
-                  level: str = "none", timing: dict | None = None):
+                  level: str = "none", timing: dict | None = None, snap_centres: bool = False):
     """Poses of one RGB uint8 image in its own pixels: ``(poses, keypoint_scores, scores)``.
 
     ``level``: the adaptation level (``"none"`` works for both models; ``"partial"`` and
     ``"full"`` need a LOGO-CAP model). ``timing``: a dict that receives the seconds of each
     stage (``network``, ``decoding``: centres + initial poses + adaptation, ``nms``).
+    ``snap_centres``: see :func:`decode_poses` (off by default, as the reference).
     """
     import time
 
@@ -187,7 +192,8 @@ def predict_image(model, image, size: int = 512, flip: bool = True, scales=(1.0,
     t1 = time.perf_counter()
     n = len(scales)
     poses, kscore, scores = decode_poses(None, off, hw, level=level, cmp=cmp, hr=hr_sum / n,
-                                         embedding=None if emb_sum is None else emb_sum / n)
+                                         embedding=None if emb_sum is None else emb_sum / n,
+                                         snap_centres=snap_centres)
     t2 = time.perf_counter()
     inv = cv2.invertAffineTransform(m)
     poses = poses @ inv[:, :2].T + inv[:, 2]

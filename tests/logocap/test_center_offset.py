@@ -39,7 +39,12 @@ def test_targets_decode_back_to_the_encoded_poses():
     for p in range(2):
         labelled = flags[p] > 0
         got = poses[np.argmin([np.abs(q[labelled] - kp[p][labelled]).sum() for q in poses])]
-        np.testing.assert_allclose(got[labelled], kp[p][labelled], atol=1e-3)
+        # the reference adds the offset of the cell int(c / 4) to the centre pixel c itself:
+        # every keypoint of a person moves by the same c - 4 int(c / 4), in [0, 4) px
+        shift = got[labelled] - kp[p][labelled]
+        np.testing.assert_allclose(shift, np.broadcast_to(shift[0], shift.shape), atol=1e-3)
+        assert (shift[0] > -1e-3).all() and (shift[0] < 4).all()
+        np.testing.assert_allclose(shift[0], np.round(shift[0]), atol=1e-3)
     # offsets carry weight 1/sqrt(area) (input pixels^2, as the reference) on labelled ones only
     assert off_w.max() == pytest.approx(1 / np.sqrt(2500), rel=1e-5)
 
@@ -89,7 +94,10 @@ def test_resize_protocol_and_pose_nms():
     poses[0] = np.random.default_rng(0).uniform(0, 100, (17, 2))
     poses[1] = poses[0] + 0.5                                # a duplicate
     poses[2] = poses[0] + 200.0
+    # the group of pose 0 is {0, 1}: its best (1) is kept; then pose 2
     assert pose_nms(poses, np.array([0.5, 0.9, 0.7])).tolist() == [1, 2]
+    many = np.random.default_rng(1).uniform(0, 1000, (40, 17, 2))
+    assert len(pose_nms(many, np.arange(40.0))) == 30              # at most 30 people
 
 
 @pytest.mark.parametrize("backbone", ["smoke", "hourglass"])

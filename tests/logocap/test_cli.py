@@ -107,7 +107,8 @@ def test_upper_bound_reproduction_caches_its_row(tmp_path, monkeypatch):
 
 def test_perfect_outputs_through_the_test_protocol_give_ap_1(tmp_path):
     """The targets of every val image, as a model's output, through resize, flip test,
-    decoding, pose NMS and COCOeval: AP 1.0 (the protocol loses nothing). Images where two
+    decoding, pose NMS and COCOeval: AP 1.0 when offsets start from their own cell (the
+    protocol loses nothing else), less with the reference's centre arithmetic. Images where two
     people's 8 x 8 offset squares overlap are left out: there the reference's painting rule
     gives a centre pixel some of a smaller neighbour's offsets, so even perfect outputs mix
     people (what the released targets do; tests/logocap/test_parity.py)."""
@@ -142,8 +143,15 @@ def test_perfect_outputs_through_the_test_protocol_give_ap_1(tmp_path):
             return {"heatmaps": tf.constant(np.stack([hm, fh])),
                     "offsets": tf.constant(np.stack([off, fo.reshape(off.shape)]), tf.float32)}
 
-        poses, _, scores = predict_image(model, np.zeros((rec["height"], rec["width"], 3), np.uint8), 128)
-        detections[rec["image_id"]] = (poses, scores)
-    assert len(detections) >= 8
-    stats = evaluate_detections(path, detections)
+        blank = np.zeros((rec["height"], rec["width"], 3), np.uint8)
+        for snap in (True, False):
+            poses, _, scores = predict_image(model, blank, 128, snap_centres=snap)
+            detections.setdefault(snap, {})[rec["image_id"]] = (poses, scores)
+    assert len(detections[True]) >= 8
+    stats = evaluate_detections(path, detections[True])
     assert stats["AP"] == pytest.approx(1.0) and stats["AR"] == pytest.approx(1.0)
+    # the reference's decoding adds the offset of the cell int(c / 4) to the centre pixel c:
+    # every pose moves by 0-3 px, which costs these small people (areas ~1000-3000 px^2) a
+    # quarter of their AP (measured 0.724); the default, as the reference
+    faithful = evaluate_detections(path, detections[False])["AP"]
+    assert 0.6 < faithful < 0.9
