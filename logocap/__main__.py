@@ -43,8 +43,13 @@ def _train_config(args):
     from logocap.train import LogocapConfig
 
     settings = dict(SCALES["paper" if args.scale == "paper" else "smoke"].settings)
+    if args.head == "logocap" and args.scale != "paper":
+        from logocap.reproduce import ADAPT_SMOKE
+
+        settings.update({k: v for k, v in ADAPT_SMOKE.items() if k not in ("epochs", "steps_per_epoch", "decay_epochs")})
     for key in ("backbone", "epochs", "steps_per_epoch", "batch_size", "learning_rate",
-                "input_size", "test_size", "offset_loss_weight", "train_limit", "val_limit"):
+                "input_size", "test_size", "offset_loss_weight", "train_limit", "val_limit",
+                "head", "level", "init_weights", "max_instances"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
     if args.model:
@@ -69,7 +74,8 @@ def _evaluate(args) -> int:
     from logocap.reproduce import evaluate_run
 
     result = evaluate_run(args.run, args.weights, args.data_dir, args.split, not args.no_flip,
-                          args.limit, args.size, upper_bound=args.upper_bound)
+                          args.limit, args.size, upper_bound=args.upper_bound,
+                          level=getattr(args, "level", None))
     print(result["markdown"])
     print(f"wrote {result['path']}")
     return 0
@@ -78,7 +84,7 @@ def _evaluate(args) -> int:
 def _predict(args) -> int:
     from logocap.predict import load_model, predict_file
 
-    model = load_model(args.weights or args.run, args.backbone, args.size)
+    model = load_model(args.weights or args.run, args.backbone, args.size, args.level)
     data = predict_file(args.image, model, not args.no_flip, args.output, args.force)
     if data["warning"]:
         print(f"WARNING: {data['warning']}", file=sys.stderr)
@@ -93,9 +99,39 @@ def _upper_bound(args) -> int:
 
 
 def _reproduce(args) -> int:
-    from logocap.reproduce import reproduce_upper_bound
+    from logocap import reproduce
 
-    print(f"results in {reproduce_upper_bound(args.scale, args.data_dir, args.out)}")
+    fn = {"upper_bound": reproduce.reproduce_upper_bound, "adaptation": reproduce.reproduce_adaptation,
+          "speed": reproduce.reproduce_speed}[args.table]
+    print(f"results in {fn(args.scale, args.data_dir, args.out)}")
+    return 0
+
+
+def _parse_configs(text: str):
+    configs = []
+    for item in text.split(","):
+        backbone, _, size = item.strip().partition("-")
+        if backbone not in ("w32", "w48", "hourglass", "smoke") or not size.isdigit() or int(size) % 64:
+            raise ConfigError(f"--configs: expected BACKBONE-SIZE items like w32-512 (backbone "
+                              f"w32, w48, hourglass or smoke; size a multiple of 64), got {item!r}")
+        configs.append((backbone, int(size)))
+    return tuple(configs)
+
+
+def _bench(args) -> int:
+    from logocap import bench
+    from logocap.reproduce import reproduce_speed
+
+    configs = _parse_configs(args.configs) if args.configs else bench.CONFIGS
+    if args.out_dir:
+        result = bench.run_bench(configs, images=args.images, warmup=args.warmup,
+                                 ap=bench.load_ap(args.ap_from))
+        gflops = None if args.no_gflops else bench.gflops_table(configs)
+        path = bench.write(result, args.out_dir, gflops)
+        print(open(path, encoding="utf-8").read())
+        print(f"wrote {path} and speed.png")
+        return 0
+    print(f"results in {reproduce_speed(args.scale, None, args.out, tuple(args.ap_from or ()))}")
     return 0
 
 
@@ -107,6 +143,8 @@ def _eval_args(p):
     p.add_argument("--size", type=int, default=None, help="short side at test (default: the run's)")
     p.add_argument("--no-flip", action="store_true", help="disable the flip test")
     p.add_argument("--limit", type=int, default=None, help="first N images only")
+    p.add_argument("--level", choices=("none", "partial", "full"), default=None,
+                   help="LOGO-CAP's adaptation level (default: the run's)")
 
 
 def main(argv=None) -> int:
@@ -117,7 +155,8 @@ def main(argv=None) -> int:
     s.add_argument("--backbone", choices=("w32", "w48", "hourglass", "smoke"), default=None)
     s.set_defaults(fn=_summary)
 
-    t = sub.add_parser("train", help="train the center-offset baseline (rerunning resumes)")
+    t = sub.add_parser("train", help="train the center-offset baseline or LOGO-CAP (rerunning "
+                       "resumes)")
     t.add_argument("--scale", choices=("smoke", "paper"), default="smoke",
                    help="smoke: a narrow HRNet on small images (logocap.reproduce.SCALES); "
                    "paper: the supplement's schedule")
@@ -126,6 +165,15 @@ def main(argv=None) -> int:
                      ("learning-rate", float), ("input-size", int), ("test-size", int),
                      ("offset-loss-weight", float), ("train-limit", int), ("val-limit", int)):
         t.add_argument(f"--{key}", type=typ, default=None)
+    t.add_argument("--head", choices=("center_offset", "logocap"), default=None,
+                   help="center_offset (default) or logocap (embedding + CMP + adaptation; at "
+                   "smoke scale with the scaled global window of logocap.reproduce.ADAPT_SMOKE)")
+    t.add_argument("--level", choices=("none", "partial", "full"), default=None,
+                   help="LOGO-CAP's adaptation level at evaluation (default full)")
+    t.add_argument("--init-weights", default=None, help="a center-offset run (or .weights.h5) to "
+                   "start from")
+    t.add_argument("--max-instances", type=int, default=None, help="kept centres per batch "
+                   "through the CMP net (default: all)")
     t.add_argument("--model", default=None, help='hourglass backbone overrides as JSON, e.g. '
                    '\'{"num_stacks": 2}\'')
     t.add_argument("--data-dir", default=None, help="COCO 2017 root; default: a synthetic COCO "
@@ -157,11 +205,30 @@ def main(argv=None) -> int:
     p.add_argument("--output", default=None, help="output stem (default: the image's)")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     p.add_argument("--no-flip", action="store_true")
+    p.add_argument("--level", choices=("none", "partial", "full"), default=None,
+                   help="LOGO-CAP's adaptation level (default: the run's)")
     p.set_defaults(fn=_predict)
 
-    r = sub.add_parser("reproduce", help="the supplement's upper-bound table: initial AP vs "
-                       "the KEM upper bound (what `repro run logocap.upper_bound` runs)")
-    r.add_argument("table", choices=("upper_bound",))
+    b = sub.add_parser("bench", help="images/s of LOGO-CAP and the center-offset model at batch 1 "
+                       "(supplement Fig. 1): a table, GFLOPs and the AP-vs-FPS plot")
+    b.add_argument("--configs", default=None, help="comma-separated BACKBONE-SIZE, e.g. "
+                   "w32-384,w32-512,w48-640 (default: those and hourglass-512)")
+    b.add_argument("--images", type=int, default=3, help="timed images per model")
+    b.add_argument("--warmup", type=int, default=1, help="untimed images first")
+    b.add_argument("--ap-from", action="append", default=None, help="a logocap.adaptation "
+                   "results.json whose AP the plot uses (repeatable)")
+    b.add_argument("--out-dir", default=None, help="write speed.{md,json,png} here; default: a "
+                   "run directory under --out (the smoke scale of `repro run logocap.speed`)")
+    b.add_argument("--scale", choices=("demo", "smoke", "paper"), default="smoke",
+                   help="without --out-dir: the configurations of that scale")
+    b.add_argument("--no-gflops", action="store_true")
+    b.add_argument("--out", default="runs")
+    b.set_defaults(fn=_bench)
+
+    r = sub.add_parser("reproduce", help="the supplement's tables: upper_bound (initial AP vs the "
+                       "KEM upper bound), adaptation (none / partial / full), speed (Fig. 1); "
+                       "what `repro run logocap.<table>` runs")
+    r.add_argument("table", choices=("upper_bound", "adaptation", "speed"))
     r.add_argument("--scale", choices=("demo", "smoke", "paper"), default="smoke")
     r.add_argument("--data-dir", default=None, help="COCO 2017 root (paper scale); default: "
                    "a synthetic COCO")

@@ -77,7 +77,7 @@ def _corners(p, size):
     return tf.cast(p0, tf.int32), tf.cast(p1, tf.int32), d0, d1
 
 
-def sample_clamped(maps, px, py, channels=None):
+def sample_clamped(maps, px, py, channels=None, batch=None):
     """Bilinear sampling with the reference's clamped corners.
 
     Args:
@@ -85,6 +85,7 @@ def sample_clamped(maps, px, py, channels=None):
         px, py: ``(B, ...)`` positions in map pixels.
         channels: None (every channel: returns ``(B, ..., C)``) or int channel indices
             broadcastable to ``px`` (returns ``(B, ...)``).
+        batch: optional ``(B,)`` map index of each leading element (default ``0 ... B-1``).
 
     Corners are ``floor(p)`` and ``floor(p) + 1``, both clamped into the map, weights
     ``clamp(p1 - p, 0, 1)`` and ``clamp(p - p0, 0, 1)``: outside the map the border value
@@ -94,7 +95,8 @@ def sample_clamped(maps, px, py, channels=None):
     x0, x1, dx0, dx1 = _corners(px, shape[2])
     y0, y1, dy0, dy1 = _corners(py, shape[1])
     rank = len(px.shape)
-    b = tf.reshape(tf.range(shape[0]), [-1] + [1] * (rank - 1)) + tf.zeros_like(x0)
+    b = tf.range(shape[0]) if batch is None else tf.cast(batch, tf.int32)
+    b = tf.reshape(b, [-1] + [1] * (rank - 1)) + tf.zeros_like(x0)
     extra = [] if channels is None else [tf.cast(channels, tf.int32) + tf.zeros_like(x0)]
 
     def g(y, x):
@@ -145,11 +147,11 @@ def local_kem(poses, radius: int = RADIUS):
     return poses[:, :, None, None] + mesh(radius)
 
 
-def keypoint_attention(cmp, embedding, points, training=False, mask=None):
+def keypoint_attention(cmp, embedding, points, training=False, mask=None, batch=None):
     """KAMs ``(B, N, 11, 11, 17)`` from the embedding ``(B, h, w, E)`` sampled at the local KEM
     ``points`` ``(B, N, 11, 11, 17, 2)`` (``mask`` ``(B, N)``: instances whose statistics count
-    in training)."""
-    lat = sample_clamped(embedding, points[..., 0] / STRIDE, points[..., 1] / STRIDE)
+    in training; ``batch``: see :func:`sample_clamped`)."""
+    lat = sample_clamped(embedding, points[..., 0] / STRIDE, points[..., 1] / STRIDE, batch=batch)
     shape = tf.shape(lat)
     side = points.shape[2]
     flat = tf.reshape(lat, [-1, side, side, NUM_KEYPOINTS * lat.shape[-1]])
@@ -169,14 +171,14 @@ def global_prior(size: int = GLOBAL_SIZE, sigma: float = GLOBAL_SIGMA):
     return tf.where(g >= GAUSSIAN_FLOOR, g, tf.zeros_like(g))
 
 
-def global_kem(heatmaps_hr, centres, size: int = GLOBAL_SIZE, sigma: float = GLOBAL_SIGMA):
+def global_kem(heatmaps_hr, centres, size: int = GLOBAL_SIZE, sigma: float = GLOBAL_SIGMA, batch=None):
     """``(B, N, S, S, 17)``: each keypoint's window of the full-resolution heatmap
     ``(B, H, W, >= 17)`` around ``centres`` ``(B, N, 17, 2)``, times the Gaussian prior."""
     t = window_offsets(size)
     px = centres[:, :, None, None, :, 0] + t[None, None, None, :, None]
     py = centres[:, :, None, None, :, 1] + t[None, None, :, None, None]
     px, py = tf.broadcast_to(px, tf.shape(px + py)), tf.broadcast_to(py, tf.shape(px + py))
-    values = sample_clamped(heatmaps_hr, px, py, tf.range(NUM_KEYPOINTS))
+    values = sample_clamped(heatmaps_hr, px, py, tf.range(NUM_KEYPOINTS), batch)
     return values * global_prior(size, sigma)[:, :, None]
 
 
@@ -207,10 +209,26 @@ def top2_positions(adapted, centres):
     return centres + tf.stack([dx, dy], -1), a * value[..., 0] + b * value[..., 1]
 
 
+def _tick(timing, key, start, result):
+    """Add the seconds since ``start`` to ``timing[key]`` once ``result`` is computed."""
+    if timing is None:
+        return None
+    _ = [np.asarray(t) for t in tf.nest.flatten(result)]        # wait for the device
+    import time
+
+    now = time.perf_counter()
+    timing[key] = timing.get(key, 0.0) + now - start
+    return now
+
+
 def refine(level: str, heatmaps_hr, poses, embedding=None, cmp=None, size: int = GLOBAL_SIZE,
-           sigma: float = GLOBAL_SIGMA):
+           sigma: float = GLOBAL_SIGMA, timing: dict | None = None):
     """Test-time adaptation of initial poses ``(B, N, 17, 2)``: ``(poses, keypoint values)``
-    (the values before multiplying by the centre score)."""
+    (the values before multiplying by the centre score). ``timing``: receives the seconds of
+    ``local_kam`` (local KEM sampling + CMP) and ``global_kam`` (global KEM + adaptation)."""
+    import time
+
+    start = time.perf_counter()
     if level not in LEVELS:
         raise ValueError(f"adaptation level must be one of {LEVELS}, got {level!r}")
     if level == "none":
@@ -220,6 +238,7 @@ def refine(level: str, heatmaps_hr, poses, embedding=None, cmp=None, size: int =
                          "this model is the center-offset baseline: use level 'none'")
     points = local_kem(poses)
     kam = tf.clip_by_value(keypoint_attention(cmp, embedding, points), 0.0, 1.0)
+    start = _tick(timing, "local_kam", start, kam)
     if level == "partial":
         flat = tf.reshape(kam, tf.concat([tf.shape(kam)[:2], [-1, NUM_KEYPOINTS]], 0))
         best = tf.argmax(flat, axis=2, output_type=tf.int32)                   # (B, N, 17)
@@ -227,7 +246,9 @@ def refine(level: str, heatmaps_hr, poses, embedding=None, cmp=None, size: int =
         chosen = tf.gather(tf.transpose(pts, [0, 1, 3, 2, 4]), best[..., None], batch_dims=3)[..., 0, :]
         return chosen, tf.reduce_max(flat, axis=2)
     windows = global_kem(heatmaps_hr, poses, size, sigma)
-    return top2_positions(adapt_windows(windows, kam), poses)
+    result = top2_positions(adapt_windows(windows, kam), poses)
+    _tick(timing, "global_kam", start, result)
+    return result
 
 
 # ---------------------------------------------------------------------------------- training
@@ -264,7 +285,7 @@ def mesh_oks(points, gt, flags, areas, valid):
 
 def adaptation_losses(outputs, people, cmp, size: int = GLOBAL_SIZE, sigma: float = GLOBAL_SIGMA,
                       target_sigma: float = TARGET_SIGMA, training: bool = True, details: bool = False,
-                      centres=None):
+                      centres=None, max_instances: int | None = None):
     """The KAM (``oks``) and adapted-heatmap (``adapted``) losses of one training forward.
 
     Args:
@@ -272,10 +293,15 @@ def adaptation_losses(outputs, people, cmp, size: int = GLOBAL_SIZE, sigma: floa
         people: ``keypoints`` ``(B, P, 17, 2)`` input px, ``flags`` ``(B, P, 17)``, ``areas``
             ``(B, P)`` input px^2, ``valid`` ``(B, P)``.
         centres: ``(cx, cy)`` ``(B, 30)`` to use instead of the network's (tests).
+        max_instances: how many kept centres of the batch go through the CMP net and the
+            adaptation (a fixed buffer: kept ones first, in image order); None = all
+            ``B * 30``, which is always the reference. A smaller buffer equals the reference
+            whenever the batch keeps at most that many centres (``kept`` in the output says how
+            many it kept; extras are left out of both losses).
 
     Returns:
-        ``{"oks": ..., "adapted": ..., "kept": kept centres}`` (and, with ``details``, the kept
-        mask, the KAMs, the OKS targets and the adapted / target windows).
+        ``{"oks": ..., "adapted": ..., "kept": kept centres}`` (and, with ``details``, the
+        selected instances' mask, KAMs, OKS targets and adapted / target windows).
     """
     heat = outputs["heatmaps"]
     hw = tf.shape(heat)[1:3] * STRIDE
@@ -291,27 +317,43 @@ def adaptation_losses(outputs, people, cmp, size: int = GLOBAL_SIZE, sigma: floa
     positive = best_person >= OKS_KEEP
     first = tf.one_hot(0, tf.shape(positive)[1], on_value=True, off_value=False)[None]
     keep = positive | (~tf.reduce_any(positive, axis=1, keepdims=True) & first)
-    keepf = tf.cast(keep, tf.float32)
-    kam = keypoint_attention(cmp, outputs["embedding"], points, training=training, mask=keep)
     r = points.shape[2] // 2
     weight = (tf.reduce_max(oks_joints, axis=[2, 3]) - oks_joints[:, :, r, r]) \
         * tf.cast(positive, tf.float32)[..., None]                                  # (B, N, K)
-    per = tf.reduce_mean(tf.square(kam - oks_joints) * weight[:, :, None, None], axis=[2, 3, 4])
-    oks_loss = tf.reduce_sum(per * keepf) / tf.maximum(tf.reduce_sum(tf.cast(positive, tf.float32)), 1.0)
 
-    windows = global_kem(hr, poses, size, sigma)
+    # the fixed instance buffer: kept centres first, in (image, centre) order
+    n = tf.shape(keep)[1]
+    flat_keep = tf.reshape(keep, [-1])
+    order = tf.argsort(tf.cast(~flat_keep, tf.int32), stable=True)
+    if max_instances is not None:
+        order = order[:max_instances]
+    batch = order // n
+
+    def pick(t):
+        return tf.gather(tf.reshape(t, tf.concat([[-1], tf.shape(t)[2:]], 0)), order)[:, None]
+
+    sel = tf.gather(flat_keep, order)[:, None]                                       # (M, 1)
+    selw = tf.cast(sel, tf.float32)
+    points_s, poses_s, gt_s, oks_s, weight_s = (pick(t) for t in (points, poses, gt, oks_joints, weight))
+    kam = keypoint_attention(cmp, outputs["embedding"], points_s, training=training, mask=sel, batch=batch)
+    per = tf.reduce_mean(tf.square(kam - oks_s) * weight_s[:, :, None, None], axis=[2, 3, 4])
+    positives = tf.reduce_sum(tf.cast(pick(positive), tf.float32) * selw)
+    oks_loss = tf.reduce_sum(per * selw) / tf.maximum(positives, 1.0)
+
+    windows = global_kem(hr, poses_s, size, sigma, batch)
     adapted = adapt_windows(windows, kam)
     t = window_offsets(size)
-    gx = poses[..., 0][:, :, None, None, :] + t[None, None, None, :, None] - gt[..., 0][:, :, None, None, :]
-    gy = poses[..., 1][:, :, None, None, :] + t[None, None, :, None, None] - gt[..., 1][:, :, None, None, :]
+    gx = poses_s[..., 0][:, :, None, None, :] + t[None, None, None, :, None] - gt_s[..., 0][:, :, None, None, :]
+    gy = poses_s[..., 1][:, :, None, None, :] + t[None, None, :, None, None] - gt_s[..., 1][:, :, None, None, :]
     target = tf.exp(-(gx ** 2 + gy ** 2) / (2.0 * target_sigma ** 2))
-    err = tf.square(adapted - target) * weight[:, :, None, None, :]
-    values = tf.reduce_sum(keepf) * float(NUM_KEYPOINTS * size * size)
-    adapted_loss = tf.reduce_sum(err * keepf[:, :, None, None, None]) / values
-    out = {"oks": oks_loss, "adapted": adapted_loss, "kept": tf.reduce_sum(keepf)}
+    err = tf.square(adapted - target) * weight_s[:, :, None, None, :]
+    values = tf.maximum(tf.reduce_sum(selw), 1.0) * float(NUM_KEYPOINTS * size * size)
+    adapted_loss = tf.reduce_sum(err * selw[:, :, None, None, None]) / values
+    out = {"oks": oks_loss, "adapted": adapted_loss, "kept": tf.reduce_sum(tf.cast(keep, tf.float32))}
     if details:
-        out.update(centres=(cx, cy), keep=keep, kam=kam, oks_joints=oks_joints, oks_person=oks_person,
-                   adapted_windows=adapted, target_windows=target)
+        out.update(centres=(cx, cy), keep=sel[:, 0], kam=kam[:, 0], oks_joints=oks_s[:, 0],
+                   oks_person=pick(oks_person)[:, 0], adapted_windows=adapted[:, 0],
+                   target_windows=target[:, 0])
     return out
 
 
@@ -325,8 +367,10 @@ class LogocapModel(keras.Model):
     """
 
     def __init__(self, net, cmp, global_size: int = GLOBAL_SIZE, global_sigma: float = GLOBAL_SIGMA,
-                 target_sigma: float = TARGET_SIGMA, loss_factors: dict | None = None, **kwargs):
+                 target_sigma: float = TARGET_SIGMA, loss_factors: dict | None = None,
+                 max_instances: int | None = None, **kwargs):
         super().__init__(**kwargs)
+        self.max_instances = None if max_instances is None else int(max_instances)
         self.net, self.cmp = net, cmp
         self.global_size, self.global_sigma = int(global_size), float(global_sigma)
         self.target_sigma = float(target_sigma)
@@ -335,6 +379,7 @@ class LogocapModel(keras.Model):
             raise ValueError(f"global_size must be odd (a window centred on the keypoint), got {global_size}")
         self._trackers = {k: keras.metrics.Mean(name=k) for k in
                           ("loss", "heatmaps_loss", "offsets_loss", "oks_loss", "adapted_loss", "kept")}
+        self.built = True              # net and cmp arrive built
 
     def call(self, x, training=False):
         return self.net(x, training=training)
@@ -350,7 +395,8 @@ class LogocapModel(keras.Model):
         losses = {"heatmaps": HeatmapLoss()(y["heatmaps"], out["heatmaps"]),
                   "offsets": OffsetLoss()(y["offsets"], out["offsets"])}
         losses.update(adaptation_losses(out, y["people"], self.cmp, self.global_size,
-                                        self.global_sigma, self.target_sigma, training))
+                                        self.global_sigma, self.target_sigma, training,
+                                        max_instances=self.max_instances))
         total = sum(self.loss_factors[k] * losses[k] for k in LOSS_FACTORS)
         if self.losses:
             total = total + tf.add_n(self.losses)
@@ -370,7 +416,8 @@ class LogocapModel(keras.Model):
 
     def get_config(self):
         return {"name": self.name, "global_size": self.global_size, "global_sigma": self.global_sigma,
-                "target_sigma": self.target_sigma, "loss_factors": self.loss_factors}
+                "target_sigma": self.target_sigma, "loss_factors": self.loss_factors,
+                "max_instances": self.max_instances}
 
 
 __all__ = ["GLOBAL_SIGMA", "GLOBAL_SIZE", "LEVELS", "LOSS_FACTORS", "LogocapModel", "TARGET_SIGMA",

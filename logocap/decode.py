@@ -70,7 +70,7 @@ def flip_average(heatmaps, offsets):
 def decode_poses(heatmaps, offsets, input_hw, max_centers: int = MAX_CENTERS,
                  threshold: float = CENTER_THRESHOLD, level: str = "none", embedding=None, cmp=None,
                  global_size: int | None = None, global_sigma: float | None = None, hr=None,
-                 snap_centres: bool = False):
+                 snap_centres: bool = False, timing: dict | None = None):
     """Poses of one image from its (flip-averaged) outputs, before pose NMS.
 
     Args:
@@ -81,13 +81,18 @@ def decode_poses(heatmaps, offsets, input_hw, max_centers: int = MAX_CENTERS,
         hr: the full-resolution heatmaps when already computed (multi-scale averaging).
         snap_centres: add each offset to the cell it was read from, not to the centre pixel
             (not the reference: :func:`logocap.adaptation.initial_poses`).
+        timing: receives seconds per stage (``centres``: NMS, top 30 and initial poses, the
+            reference's "local-kem"; ``local_kam``; ``global_kam``).
 
     Returns:
         ``poses (N, 17, 2)`` in input pixels, ``keypoint_scores (N, 17)``, ``scores (N,)`` in
         decoding order (centre score, descending).
     """
+    import time
+
     from logocap import adaptation as A
 
+    start = time.perf_counter()
     if hr is None:
         hr = A.upsample(tf.convert_to_tensor(np.asarray(heatmaps, np.float32))[None], input_hw)
     else:
@@ -96,13 +101,15 @@ def decode_poses(heatmaps, offsets, input_hw, max_centers: int = MAX_CENTERS,
     cx, cy, cscore = (t.numpy()[0] for t in A.top_centers(hr[..., NUM_KEYPOINTS], k))
     keep = cscore >= threshold
     keep[0] = keep[0] or not keep.any()
+    if timing is not None:
+        timing["centres"] = timing.get("centres", 0.0) + time.perf_counter() - start
     return decode_from_centres(hr[0], offsets, cx[keep], cy[keep], cscore[keep], level, embedding,
-                               cmp, global_size, global_sigma, snap_centres)
+                               cmp, global_size, global_sigma, snap_centres, timing)
 
 
 def decode_from_centres(hr, offsets, cx, cy, cscore, level: str = "none", embedding=None, cmp=None,
                         global_size: int | None = None, global_sigma: float | None = None,
-                        snap_centres: bool = False):
+                        snap_centres: bool = False, timing: dict | None = None):
     """:func:`decode_poses` from given centres ``(N,)`` (input px) and their scores, with the
     full-resolution heatmaps ``hr`` ``(H, W, 18)``."""
     from logocap import adaptation as A
@@ -111,7 +118,7 @@ def decode_from_centres(hr, offsets, cx, cy, cscore, level: str = "none", embedd
     init = A.initial_poses(f32(offsets), f32(cx), f32(cy), snap_centres)
     emb = None if embedding is None else f32(embedding)
     poses, values = A.refine(level, f32(hr), init, emb, cmp, global_size or A.GLOBAL_SIZE,
-                             global_sigma or A.GLOBAL_SIGMA)
+                             global_sigma or A.GLOBAL_SIGMA, timing)
     kscore = values.numpy()[0] * np.asarray(cscore, np.float32)[:, None]
     poses = poses.numpy()[0]
     scores = kscore.mean(1)
@@ -160,8 +167,10 @@ def predict_image(model, image, size: int = 512, flip: bool = True, scales=(1.0,
 
     ``level``: the adaptation level (``"none"`` works for both models; ``"partial"`` and
     ``"full"`` need a LOGO-CAP model). ``timing``: a dict that receives the seconds of each
-    stage (``network``, ``decoding``: centres + initial poses + adaptation, ``nms``).
-    ``snap_centres``: see :func:`decode_poses` (off by default, as the reference).
+    stage (``network``: resize, both images, flip averaging, upsampling; ``centres``,
+    ``local_kam``, ``global_kam``: see :func:`decode_poses`; ``nms``).
+    ``snap_centres``: see :func:`decode_poses` (off by default, as the reference). The global
+    KEM's window and prior are the LOGO-CAP model's (``global_size``, ``global_sigma``).
     """
     import time
 
@@ -193,14 +202,15 @@ def predict_image(model, image, size: int = 512, flip: bool = True, scales=(1.0,
     n = len(scales)
     poses, kscore, scores = decode_poses(None, off, hw, level=level, cmp=cmp, hr=hr_sum / n,
                                          embedding=None if emb_sum is None else emb_sum / n,
-                                         snap_centres=snap_centres)
+                                         snap_centres=snap_centres, timing=timing,
+                                         global_size=getattr(model, "global_size", None),
+                                         global_sigma=getattr(model, "global_sigma", None))
     t2 = time.perf_counter()
     inv = cv2.invertAffineTransform(m)
     poses = poses @ inv[:, :2].T + inv[:, 2]
     keep = pose_nms(poses, scores)
     if timing is not None:
         timing["network"] = timing.get("network", 0.0) + t1 - t0
-        timing["decoding"] = timing.get("decoding", 0.0) + t2 - t1
         timing["nms"] = timing.get("nms", 0.0) + time.perf_counter() - t2
     return poses[keep], kscore[keep], scores[keep]
 

@@ -85,6 +85,15 @@ def build_center_offset(backbone: str = "w32", input_shape=(512, 512, 3), name: 
 
 #: LOGO-CAP's embedding width (reference ``CONV_MSG_PASSING.DIM_EMBEDDING``).
 EMBEDDING = 64
+#: PyTorch parameters of the released LOGO-CAP ``Model`` without its backbone (heads, embedding,
+#: CMP), counted by building it from ``experiments/logocap-hrnet-w{32,48}-coco.yaml``
+#: (cherubicXN/logocap @39d104f; tests/data/parity/README.md, ``logocap_head.npz``).
+REFERENCE_HEAD_PARAMS = {"w32": 6_685_893, "w48": 6_782_213}
+#: ``(embedding width, CMP widths)`` per backbone: the reference's 64 and 512 / 256 / 128
+#: (``CONV_MSG_PASSING``) for W32, W48 and the hourglass; the narrow ``smoke`` backbone gets a
+#: CMP narrowed like itself (16 and 128 / 64 / 32), so that a CPU step takes a second.
+CMP_WIDTHS = {"w32": (EMBEDDING, (512, 256, 128)), "w48": (EMBEDDING, (512, 256, 128)),
+              "hourglass": (EMBEDDING, (512, 256, 128)), "smoke": (16, (128, 64, 32))}
 
 
 def build_logocap(backbone: str = "w32", input_shape=(512, 512, 3), name: str | None = None,
@@ -95,10 +104,11 @@ def build_logocap(backbone: str = "w32", input_shape=(512, 512, 3), name: str | 
     from logocap.adaptation import LogocapModel
     from logocap.cmp import ConvMessagePassing
 
+    embedding, widths = CMP_WIDTHS[backbone]
     net = build_center_offset(backbone, input_shape, f"{name or 'logocap_' + backbone}_net",
-                              hourglass_kwargs, EMBEDDING)
-    cmp = ConvMessagePassing(NUM_KEYPOINTS, name="cmp")
-    cmp.build((None, 11, 11, NUM_KEYPOINTS * EMBEDDING))
+                              hourglass_kwargs, embedding)
+    cmp = ConvMessagePassing(NUM_KEYPOINTS, widths, name="cmp")
+    cmp.build((None, 11, 11, NUM_KEYPOINTS * embedding))
     return LogocapModel(net, cmp, name=name or f"logocap_{backbone}", **adaptation)
 
 
@@ -175,5 +185,5 @@ def load_reference_heads(net, cmp, arrays: dict) -> list[str]:
     return used
 
 
-__all__ = ["BACKBONES", "EMBEDDING", "load_reference_heads", "IMAGENET_MEAN", "IMAGENET_STD", "build_center_offset",
+__all__ = ["BACKBONES", "CMP_WIDTHS", "EMBEDDING", "REFERENCE_HEAD_PARAMS", "load_reference_heads", "IMAGENET_MEAN", "IMAGENET_STD", "build_center_offset",
            "build_logocap", "heads", "normalize"]

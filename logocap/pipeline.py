@@ -128,8 +128,10 @@ def augmentation(people: int, input_size: int, augment: bool = True):
 
 
 def train_dataset(records: dict, input_size: int, batch_size: int, seed: int = 0,
-                  augment: bool = True, stride: int = 4) -> tf.data.Dataset:
-    """Repeating ``(x, {"heatmaps": target+weight, "offsets": target+weight})`` batches."""
+                  augment: bool = True, stride: int = 4, people: bool = False) -> tf.data.Dataset:
+    """Repeating ``(x, {"heatmaps": target+weight, "offsets": target+weight})`` batches; with
+    ``people`` also ``"people"``: ``keypoints`` ``(P, 17, 2)`` input px, ``flags``, ``areas``
+    (input px^2, for the OKS targets of LOGO-CAP) and ``valid``, padded to a fixed ``P``."""
     augment_fn = augmentation(int(np.asarray(records["valid"]).shape[1]), input_size, augment)
 
     def transform(ex, seed):
@@ -137,11 +139,18 @@ def train_dataset(records: dict, input_size: int, batch_size: int, seed: int = 0
         heat, heat_w, off, off_w = encode_targets(a["keypoints"], a["flags"], a["areas"], a["valid"],
                                                   a["ignore"], (input_size // stride,) * 2, stride,
                                                   a["center_areas"])
-        return {"image": normalize(a["image"]), "heatmaps": tf.concat([heat, heat_w], -1),
-                "offsets": tf.concat([off, off_w], -1)}
+        out = {"image": normalize(a["image"]), "heatmaps": tf.concat([heat, heat_w], -1),
+               "offsets": tf.concat([off, off_w], -1)}
+        if people:
+            out["people"] = {"keypoints": a["keypoints"], "flags": a["flags"], "areas": a["areas"],
+                             "valid": a["valid"]}
+        return out
 
     def fmt(ex):
-        return ex["image"], {"heatmaps": ex["heatmaps"], "offsets": ex["offsets"]}
+        y = {"heatmaps": ex["heatmaps"], "offsets": ex["offsets"]}
+        if people:
+            y["people"] = ex["people"]
+        return ex["image"], y
 
     return build_dataset(COCOKeypointsReader(records), transform, None, batch_size, training=True,
                          seed=seed, format_fn=fmt, repeat=True)

@@ -21,7 +21,7 @@ import numpy as np
 from logocap.data import COCO
 from logocap.decode import predict_image
 from logocap.model import build_center_offset
-from logocap.train import INPUT_SIZE, LogocapConfig
+from logocap.train import INPUT_SIZE, LogocapConfig, build_model
 from reprokit.data import load_rgb
 from reprokit.errors import ConfigError
 from reprokit.predict import banner, draw_skeleton, output_paths, run_of, weights_warning
@@ -38,16 +38,24 @@ class Model:
     size: int
     source: str | None
     warning: str | None
+    level: str = "none"
 
 
-def load_model(weights: str | None = None, backbone: str = "w32", size: int | None = None) -> Model:
-    """The center-offset model of a run directory or weights file (see the module docstring)."""
+def load_model(weights: str | None = None, backbone: str = "w32", size: int | None = None,
+               level: str | None = None) -> Model:
+    """The center-offset or LOGO-CAP model of a run directory or weights file (see the module
+    docstring); ``level``: LOGO-CAP's adaptation level (default: the run's, ``none`` for the
+    baseline)."""
     run = run_of(weights)
     if run is not None:
         spec = LogocapConfig.load(run.path).resolve()
         backbone, path = spec.backbone, run.checkpoint()
         size = size or spec.test_size
-        model = build_center_offset(backbone, (None, None, 3), hourglass_kwargs=dict(spec.model) or None)
+        model = build_model(spec, (None, None, 3))
+        if level not in (None, "none") and spec.head != "logocap":
+            raise ConfigError(f"{run.path}: a center-offset run has no adaptation; level "
+                              f"{level!r} needs a LOGO-CAP run (train --head logocap)")
+        level = level or spec.test_level
     else:
         path = weights
         if path and not os.path.exists(path):
@@ -58,7 +66,8 @@ def load_model(weights: str | None = None, backbone: str = "w32", size: int | No
         size = size or INPUT_SIZE[backbone]
     if path:
         model.load_weights(path)
-    return Model(model, int(size), os.path.abspath(path) if path else None, weights_warning(weights))
+    return Model(model, int(size), os.path.abspath(path) if path else None, weights_warning(weights),
+                 level or "none")
 
 
 def draw_poses(image, poses, keypoint_scores, scores, min_score: float = DRAW_MIN_SCORE):
@@ -83,9 +92,9 @@ def predict_file(image_path: str, model: Model, flip: bool = True, output: str |
     (with ``"outputs"``). An unreadable image raises before anything is written."""
     paths = output_paths(image_path, "logocap", output, force)
     image = load_rgb(image_path)
-    poses, kscores, scores = predict_image(model.model, image, model.size, flip)
+    poses, kscores, scores = predict_image(model.model, image, model.size, flip, level=model.level)
     data = {"image": os.path.abspath(image_path), "weights": model.source, "warning": model.warning,
-            "size": model.size, "flip_test": bool(flip),
+            "size": model.size, "flip_test": bool(flip), "adaptation": model.level,
             "people": [{"score": float(s), "keypoints": [
                 {"name": n, "x": float(x), "y": float(y), "score": float(k)}
                 for n, (x, y), k in zip(COCO.keypoint_names, pose, ks)]}

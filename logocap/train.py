@@ -9,6 +9,7 @@ factors heatmap 1.0, offsets 0.01. :class:`LogocapConfig` is the run spec that `
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import os
 
@@ -18,7 +19,8 @@ from logocap.data import read_coco_keypoints
 from logocap.decode import predict_image
 from logocap.evaluate import coco_eval, format_table, results_list
 from logocap.losses import LOSS_WEIGHTS, HeatmapLoss, OffsetLoss
-from logocap.model import BACKBONES, build_center_offset
+from logocap.adaptation import GLOBAL_SIGMA, GLOBAL_SIZE, LEVELS, LOSS_FACTORS, TARGET_SIGMA
+from logocap.model import BACKBONES, build_center_offset, build_logocap
 from logocap.pipeline import MAX_PEOPLE, prepare_records, train_dataset
 from logocap.synthetic import coco_paths
 from reprokit.data import load_rgb
@@ -28,6 +30,7 @@ from reprokit.schedules import StepDecayByEpoch
 from reprokit.spec import RunSpec, field
 from reprokit.training import create_run_dir, fit, make_optimizer, set_seed
 
+_LOG = logging.getLogger("reprokit.logocap")
 #: The supplement's input size per backbone (W32 512, W48 640); the hourglass as W32.
 INPUT_SIZE = {"w32": 512, "w48": 640, "hourglass": 512, "smoke": 128}
 
@@ -49,6 +52,18 @@ class LogocapConfig(RunSpec):
         flip_test: the supplement's flip test at evaluation.
         offset_loss_weight: the offsets' loss factor (reference 0.01; the heatmap's is 1).
         train_limit, val_limit: use only the first N images.
+        head: ``"center_offset"`` (the baseline) or ``"logocap"`` (embedding + CMP + the
+            local-global adaptation, trained with its two extra losses).
+        level: the adaptation level at test for ``logocap`` (``none`` / ``partial`` /
+            ``full``); the baseline is always ``none``.
+        global_size, global_sigma, target_sigma: the global KEM window (97 px), its Gaussian
+            prior (16 px) and the adapted-heatmap target's sigma (4 px); None = the reference's.
+        oks_loss_weight, adapted_loss_weight: the KAM and adapted-heatmap loss factors
+            (reference 0.01 and 1.0).
+        max_instances: kept centres per batch through the CMP net (None: all, the reference;
+            see :func:`logocap.adaptation.adaptation_losses`).
+        init_weights: a center-offset run (directory or ``.weights.h5``) whose backbone and
+            heads start the training (not the reference, which starts from ImageNet).
     """
 
     backbone: str = field("w32", choices=BACKBONES)
@@ -68,23 +83,70 @@ class LogocapConfig(RunSpec):
     offset_loss_weight: float = field(LOSS_WEIGHTS["offsets"], minimum=0)
     train_limit: int | None = field(None, minimum=1)
     val_limit: int | None = field(None, minimum=1)
+    head: str = field("center_offset", choices=("center_offset", "logocap"))
+    level: str = field("full", choices=LEVELS)
+    global_size: int | None = field(None, minimum=3)
+    global_sigma: float | None = field(None, minimum=0, exclusive=True)
+    target_sigma: float | None = field(None, minimum=0, exclusive=True)
+    oks_loss_weight: float = field(LOSS_FACTORS["oks"], minimum=0)
+    adapted_loss_weight: float = field(LOSS_FACTORS["adapted"], minimum=0)
+    max_instances: int | None = field(None, minimum=1)
+    init_weights: str = ""
     seed: int = 0
 
     def __post_init__(self):
         super().__post_init__()
         if self.input_size is not None and self.input_size % 64:
             raise ConfigError(f"LogocapConfig.input_size must be a multiple of 64, got {self.input_size}")
+        if self.global_size is not None and self.global_size % 2 == 0:
+            raise ConfigError(f"LogocapConfig.global_size must be odd (a window centred on the "
+                              f"keypoint), got {self.global_size}")
 
     def _resolve(self) -> dict:
         size = self.input_size or INPUT_SIZE[self.backbone]
         return {"input_size": size, "test_size": self.test_size or size,
-                "data_dir": os.path.abspath(self.data_dir) if self.data_dir else ""}
+                "data_dir": os.path.abspath(self.data_dir) if self.data_dir else "",
+                "global_size": self.global_size or GLOBAL_SIZE,
+                "global_sigma": self.global_sigma or GLOBAL_SIGMA,
+                "target_sigma": self.target_sigma or TARGET_SIGMA,
+                "init_weights": os.path.abspath(self.init_weights) if self.init_weights else ""}
+
+    @property
+    def test_level(self) -> str:
+        return self.level if self.head == "logocap" else "none"
 
 
 def build_model(spec: LogocapConfig, input_shape=None):
     s = spec.input_size
-    return build_center_offset(spec.backbone, input_shape or (s, s, 3),
-                               hourglass_kwargs=dict(spec.model) or None)
+    shape = input_shape or (s, s, 3)
+    hourglass = dict(spec.model) or None
+    if spec.head == "logocap":
+        return build_logocap(spec.backbone, shape, hourglass_kwargs=hourglass,
+                             global_size=spec.global_size, global_sigma=spec.global_sigma,
+                             target_sigma=spec.target_sigma, max_instances=spec.max_instances,
+                             loss_factors={"offsets": spec.offset_loss_weight,
+                                           "oks": spec.oks_loss_weight,
+                                           "adapted": spec.adapted_loss_weight})
+    return build_center_offset(spec.backbone, shape, hourglass_kwargs=hourglass)
+
+
+def load_center_offset_weights(model, source: str, backbone: str, hourglass_kwargs=None) -> int:
+    """Copy a center-offset model's backbone and heads (by layer name) into ``model`` (a
+    center-offset or LOGO-CAP model of the same ``backbone``); returns how many layers were
+    copied. ``source``: a run directory (its ``checkpoints/final.weights.h5``) or a
+    ``.weights.h5`` file."""
+    path = os.path.join(source, "checkpoints", "final.weights.h5") if os.path.isdir(source) else source
+    if not os.path.isfile(path):
+        raise ConfigError(f"init_weights: no weights at {path}")
+    net = getattr(model, "net", model)
+    donor = build_center_offset(backbone, tuple(net.input.shape[1:]), hourglass_kwargs=hourglass_kwargs)
+    donor.load_weights(path)
+    copied = 0
+    for layer in donor.layers:
+        if layer.weights:
+            net.get_layer(layer.name).set_weights(layer.get_weights())
+            copied += 1
+    return copied
 
 
 def load_split(spec: LogocapConfig, split: str, limit: int | None = None) -> tuple[str, dict]:
@@ -96,11 +158,14 @@ def load_split(spec: LogocapConfig, split: str, limit: int | None = None) -> tup
     return path, data
 
 
-def detect(model, dataset: dict, size: int, flip: bool = True) -> dict:
-    """``{image_id: (poses, scores)}`` of the model on every image (original pixels)."""
+def detect(model, dataset: dict, size: int, flip: bool = True, level: str = "none",
+           timing: dict | None = None) -> dict:
+    """``{image_id: (poses, scores)}`` of the model on every image (original pixels) at an
+    adaptation ``level`` (``"none"`` for the baseline)."""
     out = {}
     for rec in dataset["images"]:
-        poses, _, scores = predict_image(model, load_rgb(rec["image_path"]), size, flip)
+        poses, _, scores = predict_image(model, load_rgb(rec["image_path"]), size, flip,
+                                         level=level, timing=timing)
         out[rec["image_id"]] = (poses, scores)
     return out
 
@@ -122,20 +187,32 @@ def train(cfg: LogocapConfig, runs_root: str = "runs", name: str | None = None, 
     set_seed(spec.seed, deterministic_ops=False)
     records = prepare_records(train_data, os.path.join(spec.data_dir, "ignore_masks"), spec.max_people)
     steps = spec.steps_per_epoch or max(1, math.ceil(len(records["image_path"]) / spec.batch_size))
-    data = train_dataset(records, spec.input_size, spec.batch_size, spec.seed)
+    logocap = spec.head == "logocap"
+    data = train_dataset(records, spec.input_size, spec.batch_size, spec.seed, people=logocap)
 
     def compile_fn(model):
         lr = StepDecayByEpoch(spec.learning_rate, steps, tuple(spec.decay_epochs), 0.1)
+        if logocap:                    # the losses live in LogocapModel.train_step
+            model.compile(optimizer=make_optimizer("adam", lr), jit_compile=False)
+            return
         model.compile(optimizer=make_optimizer("adam", lr),
                       loss={"heatmaps": HeatmapLoss(), "offsets": OffsetLoss()},
                       loss_weights={"heatmaps": LOSS_WEIGHTS["heatmaps"],
                                     "offsets": spec.offset_loss_weight}, jit_compile=False)
 
-    model, _ = fit(lambda: build_model(spec), compile_fn, data, run, epochs=spec.epochs,
+    def build_fn():
+        model = build_model(spec)
+        if spec.init_weights:
+            copied = load_center_offset_weights(model, spec.init_weights, spec.backbone,
+                                                dict(spec.model) or None)
+            _LOG.info("initialised %d layers from %s", copied, spec.init_weights)
+        return model
+
+    model, _ = fit(build_fn, compile_fn, data, run, epochs=spec.epochs,
                    steps_per_epoch=steps, verbose=verbose, tensorboard=False)
     test_model = build_model(spec, (None, None, 3))
     test_model.set_weights(model.get_weights())
-    detections = detect(test_model, val_data, spec.test_size, spec.flip_test)
+    detections = detect(test_model, val_data, spec.test_size, spec.flip_test, spec.test_level)
     stats = evaluate_detections(val_path, detections)
     results = {**stats, "train_seconds": run.train_seconds,
                "steps": int(model.optimizer.iterations.numpy()),
@@ -143,9 +220,11 @@ def train(cfg: LogocapConfig, runs_root: str = "runs", name: str | None = None, 
                "val_images": len(val_data["images"])}
     write_json_atomic(run.file("results.json"), results)
     with open(run.file("results.md"), "w", encoding="utf-8") as f:
-        f.write(f"# center-offset {spec.backbone}\n\n" + format_table({"ours": stats}))
+        title = f"LOGO-CAP {spec.backbone} (adaptation {spec.test_level})" if logocap else \
+            f"center-offset {spec.backbone}"
+        f.write(f"# {title}\n\n" + format_table({"ours": stats}))
     return run, test_model, results
 
 
 __all__ = ["INPUT_SIZE", "LogocapConfig", "build_model", "detect", "evaluate_detections",
-           "load_split", "train"]
+           "load_center_offset_weights", "load_split", "train"]
