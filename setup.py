@@ -53,8 +53,8 @@ setup(
             "segmentation.table6 = segmentation.reproduce:TABLE6_REPRODUCTION",
             "segmentation.hourglass = segmentation.reproduce:HOURGLASS_REPRODUCTION",
             "logocap.upper_bound = logocap.reproduce:UPPER_BOUND_REPRODUCTION",
-            "logocap.adaptation = logocap.reproduce:ADAPTATION_REPRODUCTION",
-            "logocap.speed = logocap.reproduce:SPEED_REPRODUCTION",
+            "logocap.adaptation = logocap.tables:ADAPTATION_REPRODUCTION",
+            "logocap.speed = logocap.tables:SPEED_REPRODUCTION",
         ],
     },
     classifiers=[

@@ -44,7 +44,7 @@ def _train_config(args):
 
     settings = dict(SCALES["paper" if args.scale == "paper" else "smoke"].settings)
     if args.head == "logocap" and args.scale != "paper":
-        from logocap.reproduce import ADAPT_SMOKE
+        from logocap.tables import ADAPT_SMOKE
 
         settings.update({k: v for k, v in ADAPT_SMOKE.items() if k not in ("epochs", "steps_per_epoch", "decay_epochs")})
     for key in ("backbone", "epochs", "steps_per_epoch", "batch_size", "learning_rate",
@@ -99,10 +99,10 @@ def _upper_bound(args) -> int:
 
 
 def _reproduce(args) -> int:
-    from logocap import reproduce
+    from logocap import reproduce, tables
 
-    fn = {"upper_bound": reproduce.reproduce_upper_bound, "adaptation": reproduce.reproduce_adaptation,
-          "speed": reproduce.reproduce_speed}[args.table]
+    fn = {"upper_bound": reproduce.reproduce_upper_bound, "adaptation": tables.reproduce_adaptation,
+          "speed": tables.reproduce_speed}[args.table]
     print(f"results in {fn(args.scale, args.data_dir, args.out)}")
     return 0
 
@@ -120,7 +120,7 @@ def _parse_configs(text: str):
 
 def _bench(args) -> int:
     from logocap import bench
-    from logocap.reproduce import reproduce_speed
+    from logocap.tables import reproduce_speed
 
     configs = _parse_configs(args.configs) if args.configs else bench.CONFIGS
     if args.out_dir:
@@ -218,7 +218,7 @@ def main(argv=None) -> int:
     b.add_argument("--ap-from", action="append", default=None, help="a logocap.adaptation "
                    "results.json whose AP the plot uses (repeatable)")
     b.add_argument("--out-dir", default=None, help="write speed.{md,json,png} here; default: a "
-                   "run directory under --out (the smoke scale of `repro run logocap.speed`)")
+                   "run directory under --out (the scale's configurations of `repro run logocap.speed`)")
     b.add_argument("--scale", choices=("demo", "smoke", "paper"), default="smoke",
                    help="without --out-dir: the configurations of that scale")
     b.add_argument("--no-gflops", action="store_true")

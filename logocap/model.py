@@ -99,9 +99,9 @@ CMP_WIDTHS = {"w32": (EMBEDDING, (512, 256, 128)), "w48": (EMBEDDING, (512, 256,
 def build_logocap(backbone: str = "w32", input_shape=(512, 512, 3), name: str | None = None,
                   hourglass_kwargs: dict | None = None, **adaptation):
     """LOGO-CAP: the center-offset network with the embedding head, and the CMP net
-    (:class:`logocap.adaptation.LogocapModel`; ``adaptation``: its keyword arguments, e.g.
+    (:class:`logocap.adaptation_train.LogocapModel`; ``adaptation``: its keyword arguments, e.g.
     ``global_size``)."""
-    from logocap.adaptation import LogocapModel
+    from logocap.adaptation_train import LogocapModel
     from logocap.cmp import ConvMessagePassing
 
     embedding, widths = CMP_WIDTHS[backbone]

@@ -61,7 +61,7 @@ class LogocapConfig(RunSpec):
         oks_loss_weight, adapted_loss_weight: the KAM and adapted-heatmap loss factors
             (reference 0.01 and 1.0).
         max_instances: kept centres per batch through the CMP net (None: all, the reference;
-            see :func:`logocap.adaptation.adaptation_losses`).
+            see :func:`logocap.adaptation_train.adaptation_losses`).
         init_weights: a center-offset run (directory or ``.weights.h5``) whose backbone and
             heads start the training (not the reference, which starts from ImageNet).
     """

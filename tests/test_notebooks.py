@@ -9,7 +9,7 @@ from reprokit.notebooks import DEFAULT_DIR, count_images, execute_notebook
 NOTEBOOKS = sorted(glob.glob(os.path.join(DEFAULT_DIR, "*.ipynb")))
 #: The figures each notebook must show (a cell that stops drawing is a regression).
 MIN_FIGURES = {"01_hourglass_variants": 4, "02_handpose_pipeline": 4, "03_segmentation": 5,
-               "04_results": 1}
+               "04_results": 1, "05_logocap": 5}
 
 
 def test_every_notebook_is_listed():

@@ -151,7 +151,7 @@ def test_training_losses_equal_the_released_model(head):
     centres, with people in augmented (scaled, shifted, one flipped) images."""
     import tensorflow as tf
 
-    from logocap.adaptation import adaptation_losses
+    from logocap.adaptation_train import adaptation_losses
     from logocap.losses import HeatmapLoss, OffsetLoss
 
     g, net, cmp = head
