@@ -37,6 +37,8 @@ flag; kept centres are a mask, never a ragged tensor.
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import tensorflow as tf
 
@@ -213,8 +215,6 @@ def _tick(timing, key, start, result):
     if timing is None:
         return None
     _ = [np.asarray(t) for t in tf.nest.flatten(result)]        # wait for the device
-    import time
-
     now = time.perf_counter()
     timing[key] = timing.get(key, 0.0) + now - start
     return now
@@ -225,8 +225,6 @@ def refine(level: str, heatmaps_hr, poses, embedding=None, cmp=None, size: int =
     """Test-time adaptation of initial poses ``(B, N, 17, 2)``: ``(poses, keypoint values)``
     (the values before multiplying by the centre score). ``timing``: receives the seconds of
     ``local_kam`` (local KEM sampling + CMP) and ``global_kam`` (global KEM + adaptation)."""
-    import time
-
     start = time.perf_counter()
     if level not in LEVELS:
         raise ValueError(f"adaptation level must be one of {LEVELS}, got {level!r}")

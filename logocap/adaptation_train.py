@@ -16,6 +16,7 @@ from logocap.adaptation import (GLOBAL_SIGMA, GLOBAL_SIZE, LOSS_FACTORS, OKS_KEE
                                 keypoint_attention, local_kem, top_centers, upsample,
                                 window_offsets)
 from logocap.data import NUM_KEYPOINTS, SIGMAS
+from logocap.losses import HeatmapLoss, OffsetLoss
 
 
 
@@ -155,8 +156,6 @@ class LogocapModel(keras.Model):
         return list(self._trackers.values())
 
     def compute_losses(self, x, y, training=True):
-        from logocap.losses import HeatmapLoss, OffsetLoss
-
         out = self.net(x, training=training)
         losses = {"heatmaps": HeatmapLoss()(y["heatmaps"], out["heatmaps"]),
                   "offsets": OffsetLoss()(y["offsets"], out["offsets"])}

@@ -29,6 +29,9 @@ import time
 
 import numpy as np
 
+# Modules that load TensorFlow are imported inside the functions: `repro list` imports this
+# module (through logocap.tables) and must answer in a second (docs/design.md).
+
 #: The supplement's configurations (Fig. 1) plus the hourglass backbone; sizes are test sizes.
 CONFIGS = (("w32", 384), ("w32", 512), ("w48", 640), ("hourglass", 512))
 #: The supplement's reported speed of W32-384 on its GPU (Fig. 1 text).

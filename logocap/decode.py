@@ -32,11 +32,13 @@ We do the same (measured cost on perfect outputs in ``docs/fidelity.md``).
 from __future__ import annotations
 
 import math
+import time
 
 import cv2
 import numpy as np
 import tensorflow as tf
 
+from logocap import adaptation as A
 from logocap.data import FLIP_INDEX, NUM_KEYPOINTS
 from logocap.model import normalize
 
@@ -88,10 +90,6 @@ def decode_poses(heatmaps, offsets, input_hw, max_centers: int = MAX_CENTERS,
         ``poses (N, 17, 2)`` in input pixels, ``keypoint_scores (N, 17)``, ``scores (N,)`` in
         decoding order (centre score, descending).
     """
-    import time
-
-    from logocap import adaptation as A
-
     start = time.perf_counter()
     if hr is None:
         hr = A.upsample(tf.convert_to_tensor(np.asarray(heatmaps, np.float32))[None], input_hw)
@@ -112,8 +110,6 @@ def decode_from_centres(hr, offsets, cx, cy, cscore, level: str = "none", embedd
                         snap_centres: bool = False, timing: dict | None = None):
     """:func:`decode_poses` from given centres ``(N,)`` (input px) and their scores, with the
     full-resolution heatmaps ``hr`` ``(H, W, 18)``."""
-    from logocap import adaptation as A
-
     f32 = lambda a: tf.convert_to_tensor(np.asarray(a, np.float32))[None]  # noqa: E731
     init = A.initial_poses(f32(offsets), f32(cx), f32(cy), snap_centres)
     emb = None if embedding is None else f32(embedding)
@@ -172,8 +168,6 @@ def predict_image(model, image, size: int = 512, flip: bool = True, scales=(1.0,
     ``snap_centres``: see :func:`decode_poses` (off by default, as the reference). The global
     KEM's window and prior are the LOGO-CAP model's (``global_size``, ``global_sigma``).
     """
-    import time
-
     net, cmp = _network(model)
     image = np.asarray(image)
     height, width = image.shape[:2]

@@ -19,6 +19,8 @@ import tensorflow as tf
 from keras import layers
 
 from hourglass.model import build_stacked_hourglass
+from logocap.adaptation_train import LogocapModel
+from logocap.cmp import ConvMessagePassing
 from logocap.hrnet import build_hrnet, upsample_concat
 
 NUM_KEYPOINTS = 17
@@ -101,9 +103,6 @@ def build_logocap(backbone: str = "w32", input_shape=(512, 512, 3), name: str | 
     """LOGO-CAP: the center-offset network with the embedding head, and the CMP net
     (:class:`logocap.adaptation_train.LogocapModel`; ``adaptation``: its keyword arguments, e.g.
     ``global_size``)."""
-    from logocap.adaptation_train import LogocapModel
-    from logocap.cmp import ConvMessagePassing
-
     embedding, widths = CMP_WIDTHS[backbone]
     net = build_center_offset(backbone, input_shape, f"{name or 'logocap_' + backbone}_net",
                               hourglass_kwargs, embedding)

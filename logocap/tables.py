@@ -17,6 +17,8 @@ from reprokit.experiment import (RowJob, Scale, get_scale, reproduction, run_row
                                  write_results)
 from reprokit.viz import pyplot
 
+# Lazy imports below (inside functions) load TensorFlow: `repro list` imports this module
+# through its entry point and must answer in a second (docs/design.md).
 
 #: LOGO-CAP at smoke / demo scale (not the paper's; see :func:`reproduce_adaptation`): the
 #: narrow backbone and CMP (:data:`logocap.model.CMP_WIDTHS`), started from the upper-bound
