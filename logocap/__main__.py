@@ -26,6 +26,16 @@ def _summary(args) -> int:
     for row in summary_rows(args.backbone):
         print(f"{row['model']:<28} {row['params']:>12,} {row['total']:>12,}  {row['reference']}",
               flush=True)
+    if args.gflops:
+        from logocap.bench import cmp_gflops_per_instance, network_gflops
+
+        print("\nGFLOPs per image (network: backbone + heads; multiply-add = 2; TensorFlow profiler)")
+        print(f"{'backbone':<10} {'size':>5} {'center-offset':>14} {'LOGO-CAP net':>13} {'CMP/person':>11}")
+        for backbone in [args.backbone] if args.backbone else ["w32", "w48"]:
+            for size in args.sizes:
+                print(f"{backbone:<10} {size:>5} {network_gflops(backbone, size, 'center_offset'):>14.2f} "
+                      f"{network_gflops(backbone, size, 'logocap'):>13.2f} "
+                      f"{cmp_gflops_per_instance(backbone):>11.3f}", flush=True)
     return 0
 
 
@@ -150,9 +160,12 @@ def _eval_args(p):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m logocap")
     sub = parser.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("summary", help="parameters of the backbones and center-offset models, "
-                       "beside timm's counts")
+    s = sub.add_parser("summary", help="parameters of the backbones, center-offset and LOGO-CAP "
+                       "models, beside timm's and the released Model's counts (and GFLOPs)")
     s.add_argument("--backbone", choices=("w32", "w48", "hourglass", "smoke"), default=None)
+    s.add_argument("--gflops", action="store_true", help="also GFLOPs per image at --sizes")
+    s.add_argument("--sizes", type=int, nargs="+", default=[384, 512, 640],
+                   help="square input sides for --gflops (default: the supplement's 384 512 640)")
     s.set_defaults(fn=_summary)
 
     t = sub.add_parser("train", help="train the center-offset baseline or LOGO-CAP (rerunning "

@@ -3,6 +3,7 @@ the upper-bound reproduction on the experiment spine, and the oracle check of th
 protocol: perfect outputs give AP 1.0."""
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -83,6 +84,8 @@ def test_summary_counts_trainable_parameters_like_timm(capsys):
     assert "29,305,536   29,362,880  timm hrnet_w32 features_only: 29,305,536 ok" in out
     heads = (480 * 32 + 2 * 32 + 32 * 18 + 18) + (480 * 256 + 2 * 256 + 256 * 34 + 34)
     assert f"center-offset w32              {29_305_536 + heads:,}" in out
+    assert re.search(r"LOGO-CAP w32 +35,991,429 ", out)
+    assert "reference Model: 35,991,429 ok (timm backbone + 6,685,893)" in out
 
 
 def test_upper_bound_reproduction_caches_its_row(tmp_path, monkeypatch):
