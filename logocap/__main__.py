@@ -130,12 +130,12 @@ def _parse_configs(text: str):
 
 def _bench(args) -> int:
     from logocap import bench
-    from logocap.tables import reproduce_speed
+    from logocap.tables import SMOKE_LOGOCAP, reproduce_speed
 
     configs = _parse_configs(args.configs) if args.configs else bench.CONFIGS
     if args.out_dir:
         result = bench.run_bench(configs, images=args.images, warmup=args.warmup,
-                                 ap=bench.load_ap(args.ap_from))
+                                 ap=bench.load_ap(args.ap_from), logocap_kwargs=SMOKE_LOGOCAP)
         gflops = None if args.no_gflops else bench.gflops_table(configs)
         path = bench.write(result, args.out_dir, gflops)
         print(open(path, encoding="utf-8").read())

@@ -11,8 +11,8 @@ NMS); images/s = images / total seconds after ``warmup`` untimed images. All mod
 call are measured in one process, so their ratios hold on a noisy machine; absolute numbers
 belong to the machine (``device`` in the output).
 
-Weights: random (seeded) unless a trained run is given; speed does not depend on them except
-through the number of centres above 0.01 (up to 30; random weights give 30, the worst case).
+Weights: random (seeded); speed does not depend on them except through the number of centres
+above 0.01 (up to 30).
 AP comes from evaluations of trained runs (``ap``); without any, the plot shows FPS only and
 says so.
 
@@ -51,15 +51,16 @@ def bench_image(seed: int = 0, hw=(480, 640)) -> np.ndarray:
     return np.clip(img + rng.normal(0, 6, img.shape), 0, 255).astype(np.uint8)
 
 
-def build(head: str, backbone: str, seed: int = 0):
-    """A test-time model (any input size) with seeded random weights."""
+def build(head: str, backbone: str, seed: int = 0, **logocap_kwargs):
+    """A test-time model (any input size) with seeded random weights (``logocap_kwargs``: e.g.
+    the global window of a LOGO-CAP model)."""
     import keras
 
     from logocap.model import build_center_offset, build_logocap
 
     keras.utils.set_random_seed(seed)
     if head == "logocap":
-        return build_logocap(backbone, (None, None, 3))
+        return build_logocap(backbone, (None, None, 3), **logocap_kwargs)
     return build_center_offset(backbone, (None, None, 3))
 
 
@@ -113,10 +114,12 @@ def measure(model, size: int, level: str, images, warmup: int = 1) -> dict:
 
 
 def run_bench(configs=CONFIGS, heads=HEADS, images: int = 3, warmup: int = 1, ap: dict | None = None,
-              seed: int = 0, progress=print) -> dict:
+              seed: int = 0, progress=print, logocap_kwargs: dict | None = None) -> dict:
     """Measure every (head, backbone, size); returns ``{"rows": [...], "device": ...}``.
 
     ``ap``: ``{"head/backbone/size": AP}`` from trained runs' evaluations, attached to the rows.
+    ``logocap_kwargs``: ``{backbone: build_logocap keyword arguments}`` (the smoke scale's
+    global window for ``smoke``).
     """
     import keras
 
@@ -124,7 +127,8 @@ def run_bench(configs=CONFIGS, heads=HEADS, images: int = 3, warmup: int = 1, ap
     rows = []
     for backbone, size in configs:
         for head in heads:
-            model = build(head, backbone, seed)
+            model = build(head, backbone, seed, **(logocap_kwargs or {}).get(backbone, {})) \
+                if head == "logocap" else build(head, backbone, seed)
             level = "full" if head == "logocap" else "none"
             r = measure(model, size, level, imgs, warmup)
             key = f"{head}/{backbone}/{size}"
@@ -150,9 +154,11 @@ def device_name() -> str:
 def markdown(result: dict, gflops: dict | None = None) -> str:
     lines = [f"# LOGO-CAP supplement Fig. 1: speed ({result['device']})", "",
              f"Batch 1, flip test, {result['images']} timed images after {result['warmup']} "
-             "warm-up (480 x 640, resized to the test size's short side), random weights "
-             "(30 centres: the worst case). Ratios hold within this run; absolute numbers belong "
-             "to this machine.", "",
+             "warm-up (480 x 640, resized to the test size's short side), random weights (up to "
+             "30 centres above 0.01). Global KEM 97 px (25 px for `smoke`, its training "
+             "setting). Ratios hold within this run; absolute numbers belong to this machine. "
+             "AP: from trained runs (`smoke`: `logocap.adaptation`; the center-offset row is the "
+             "run LOGO-CAP started from).", "",
              "Stages in ms: network (resize, image + mirror, flip averaging, upsampling), centres "
              "(centre NMS, top 30, initial poses: the reference's local-kem), local KAM (local KEM "
              "sampling + CMP), global KAM (global KEM + adaptation), NMS.", "",
@@ -178,33 +184,42 @@ def markdown(result: dict, gflops: dict | None = None) -> str:
 
 
 def plot(result: dict, path: str):
-    """AP vs images/s (log x) where AP is known, otherwise images/s bars, saying so."""
+    """Left: AP vs images/s (log x) for the configurations with trained weights (or a note that
+    there are none); right: images/s of every configuration."""
     from reprokit.viz import pyplot
 
     plt = pyplot()
     rows = result["rows"]
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
-    with_ap = [r for r in rows if r.get("ap") is not None]
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.0), dpi=100, gridspec_kw={"width_ratios": [1, 1.4]})
     colours = {"center_offset": "tab:blue", "logocap": "tab:orange"}
+    names = {"center_offset": "center-offset", "logocap": "LOGO-CAP (full)"}
+    with_ap = [r for r in rows if r.get("ap") is not None]
     if with_ap:
         for head in HEADS:
             pts = [r for r in with_ap if r["head"] == head]
             ax.plot([r["fps"] for r in pts], [r["ap"] for r in pts], "o-", color=colours[head],
-                    label="LOGO-CAP" if head == "logocap" else "center-offset")
+                    label=names[head])
             for r in pts:
                 ax.annotate(f"{r['backbone']}-{r['size']}", (r["fps"], r["ap"]), fontsize=7)
-        ax.set(xscale="log", xlabel="images / s (batch 1, flip test)", ylabel="COCO AP")
+        ax.set(xscale="log", xlabel="images / s", ylabel="COCO AP")
         ax.legend(fontsize=8)
-        title = f"AP vs speed ({result['device']})"
+        ax.set_title("AP vs speed (configurations with trained weights)", fontsize=9)
     else:
-        labels = [f"{r['backbone']}-{r['size']}\n{'LOGO-CAP' if r['head'] == 'logocap' else 'c-o'}" for r in rows]
-        ax.bar(range(len(rows)), [r["fps"] for r in rows], color=[colours[r["head"]] for r in rows])
-        ax.set_xticks(range(len(rows)))
-        ax.set_xticklabels(labels, fontsize=7)
-        ax.set(ylabel="images / s (batch 1, flip test)")
-        title = f"speed only: no trained weights for these backbones ({result['device']})"
-    ax.set_title(title, fontsize=9)
-    ax.grid(alpha=0.3)
+        ax.text(0.5, 0.5, "no trained weights for these\nconfigurations: speed only", ha="center",
+                va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+    labels = [f"{r['backbone']}-{r['size']}" for r in rows if r["head"] == "center_offset"]
+    for i, head in enumerate(HEADS):
+        fps = [r["fps"] for r in rows if r["head"] == head]
+        bx.bar([j + (i - 0.5) * 0.4 for j in range(len(fps))], fps, 0.4, color=colours[head],
+               label=names[head])
+    bx.set_xticks(range(len(labels)))
+    bx.set_xticklabels(labels, fontsize=8)
+    bx.set(ylabel="images / s (batch 1, flip test)", yscale="log")
+    bx.legend(fontsize=8)
+    bx.set_title(f"speed ({result['device']})", fontsize=9)
+    for a in (ax, bx):
+        a.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -240,9 +255,10 @@ def load_ap(paths) -> dict:
         with open(path, encoding="utf-8") as f:
             res = json.load(f)
         for r in res.get("rows", {}).values():
-            for head, key in (("center_offset", "none"), ("logocap", "full")):
-                if key in r.get("levels", {}):
-                    out[f"{head}/{r['backbone']}/{r['size']}"] = r["levels"][key]["AP"]
+            if "full" in r.get("levels", {}):
+                out[f"logocap/{r['backbone']}/{r['size']}"] = r["levels"]["full"]["AP"]
+            if r.get("center_offset"):              # the center-offset run LOGO-CAP started from
+                out[f"center_offset/{r['backbone']}/{r['size']}"] = r["center_offset"]["AP"]
     return out
 
 

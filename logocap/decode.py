@@ -35,6 +35,7 @@ import math
 import time
 
 import cv2
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -152,6 +153,19 @@ def pose_nms(poses, scores, max_people: int = MAX_CENTERS) -> np.ndarray:
     return kept
 
 
+def _inference_fn(net):
+    """``net(x, training=False)`` as one ``tf.function`` per network (shapes relaxed after the
+    first sizes): eager Keras calls spend most of a CPU image's time in Python. Callables that
+    are not Keras models (tests' stand-ins) are called as they are."""
+    if not isinstance(net, keras.Model):
+        return lambda x: net(x, training=False)
+    fn = getattr(net, "_logocap_inference", None)
+    if fn is None:             # kept on the network itself: it lives and dies with it
+        fn = tf.function(lambda x: net(x, training=False), reduce_retracing=True)
+        object.__setattr__(net, "_logocap_inference", fn)
+    return fn
+
+
 def _network(model):
     """``(net, cmp)`` of a LOGO-CAP model, ``(model, None)`` of the baseline (or any callable)."""
     return (model.net, model.cmp) if hasattr(model, "cmp") else (model, None)
@@ -180,7 +194,7 @@ def predict_image(model, image, size: int = 512, flip: bool = True, scales=(1.0,
         x = normalize(warped)[None]
         if flip:
             x = tf.concat([x, x[:, :, ::-1]], 0)
-        out = net(x, training=False)
+        out = _inference_fn(net)(x)
         hm, off = out["heatmaps"].numpy(), out["offsets"].numpy()
         hm, off = flip_average(hm, off) if flip else (hm[0], off[0])
         emb = out["embedding"].numpy()[0] if "embedding" in out else None
