@@ -161,23 +161,33 @@ def _row(row: str, config: dict) -> dict:
             "wall_seconds": time.perf_counter() - start}
 
 
-def upper_bound_markdown(summary: dict) -> str:
-    keys = ("AP", "AP50", "AP75", "APM", "APL", "AR")
-    head = ["Backbone", "Poses", *keys]
-    lines = [f"# LOGO-CAP supplement §2: empirical upper bound, scale `{summary['scale']}`", "",
-             f"Data: {summary['data']}. COCOeval (pycocotools, OKS) of the center-offset model's "
-             "initial poses, of the best pose in each keypoint's 11 x 11 sigma-scaled KEM "
-             "(Algorithm 1: the upper bound) and of the untrained network (chance level). "
-             "-1 = no ground truth in that area range.", ""]
+#: The COCOeval columns of the tables.
+COCO_KEYS = ("AP", "AP50", "AP75", "APM", "APL", "AR")
+
+
+def coco_markdown(title: str, intro: str, summary: dict, head: list, body: list) -> list[str]:
+    """Lines of a COCOeval table: the title, what was evaluated, the scale's note, then ``head``
+    (first columns) + :data:`COCO_KEYS` and ``body`` rows ``(first cells, stats)``."""
+    lines = [title, "", f"Data: {summary['data']}. {intro} -1 = no ground truth in that area range.", ""]
     if summary.get("scale_note"):
         lines += [f"Scale `{summary['scale']}`: {summary['scale_note']}.", ""]
-    lines += ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
-    for name, r in summary["rows"].items():
-        for label, key in (("initial poses", "initial"), ("KEM upper bound", "upper_bound"),
-                           ("untrained (chance)", "untrained")):
-            cells = [f"{name}: {label}", str(r["poses"]) if key != "untrained" else "-"]
-            cells += [f"{r[key][k]:.3f}" for k in keys]
-            lines.append("| " + " | ".join(cells) + " |")
+    cols = [*head, *COCO_KEYS]
+    lines += ["| " + " | ".join(cols) + " |", "|---" * len(cols) + "|"]
+    lines += ["| " + " | ".join([*cells, *(f"{stats[k]:.3f}" for k in COCO_KEYS)]) + " |"
+              for cells, stats in body]
+    return lines
+
+
+def upper_bound_markdown(summary: dict) -> str:
+    body = [([f"{name}: {label}", str(r["poses"]) if key != "untrained" else "-"], r[key])
+            for name, r in summary["rows"].items()
+            for label, key in (("initial poses", "initial"), ("KEM upper bound", "upper_bound"),
+                               ("untrained (chance)", "untrained"))]
+    lines = coco_markdown(
+        f"# LOGO-CAP supplement §2: empirical upper bound, scale `{summary['scale']}`",
+        "COCOeval (pycocotools, OKS) of the center-offset model's initial poses, of the best pose "
+        "in each keypoint's 11 x 11 sigma-scaled KEM (Algorithm 1: the upper bound) and of the "
+        "untrained network (chance level).", summary, ["Backbone", "Poses"], body)
     return "\n".join(lines) + "\n"
 
 
@@ -238,6 +248,6 @@ UPPER_BOUND_REPRODUCTION = reproduction(
     "logocap.upper_bound", "LOGO-CAP supplement §2: center-offset AP vs the KEM empirical upper bound",
     "LOGO-CAP supplement, §2 and Algorithm 1", _run)
 
-__all__ = ["DEMO", "SCALES", "SMOKE", "SYNTHETIC", "UPPER_BOUND_REPRODUCTION", "evaluate_run",
+__all__ = ["COCO_KEYS", "DEMO", "SCALES", "coco_markdown", "SMOKE", "SYNTHETIC", "UPPER_BOUND_REPRODUCTION", "evaluate_run",
            "plot_upper_bound", "reproduce_upper_bound", "summary_rows", "upper_bound_markdown",
            "write_synthetic"]

@@ -12,7 +12,7 @@ import os
 import time
 
 from logocap.bench import CONFIGS as BENCH_CONFIGS
-from logocap.reproduce import SCALES, SYNTHETIC, _row, write_synthetic
+from logocap.reproduce import SCALES, SYNTHETIC, _row, coco_markdown, write_synthetic
 from reprokit.experiment import (RowJob, Scale, get_scale, reproduction, run_rows, select_data,
                                  write_results)
 from reprokit.viz import pyplot
@@ -74,24 +74,18 @@ def _adaptation_row(row: str, config: dict) -> dict:
 
 
 def adaptation_markdown(summary: dict) -> str:
-    keys = ("AP", "AP50", "AP75", "APM", "APL", "AR")
-    head = ["Backbone", "Adaptation", *keys]
-    lines = [f"# LOGO-CAP: adaptation levels on the same weights, scale `{summary['scale']}`", "",
-             f"Data: {summary['data']}. COCOeval (pycocotools, OKS) of one trained LOGO-CAP model "
-             "decoded three ways: `none` (the initial center-offset poses), `partial` (each "
-             "keypoint moved to its KAM's best mesh point), `full` (the local-global "
-             "adaptation); the center-offset model it started from; the untrained LOGO-CAP "
-             "(chance level). -1 = no ground truth in that area range.", ""]
-    if summary.get("scale_note"):
-        lines += [f"Scale `{summary['scale']}`: {summary['scale_note']}.", ""]
-    lines += ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+    body = []
     for name, r in summary["rows"].items():
         entries = [(f"LOGO-CAP: {lv}", r["levels"][lv]) for lv in ("none", "partial", "full")]
         if r.get("center_offset"):
             entries.append(("center-offset start (none)", r["center_offset"]))
-        entries.append(("untrained (chance)", r["untrained"]))
-        for label, stats in entries:
-            lines.append("| " + " | ".join([name, label] + [f"{stats[k]:.3f}" for k in keys]) + " |")
+        body += [([name, label], stats) for label, stats in entries + [("untrained (chance)", r["untrained"])]]
+    lines = coco_markdown(
+        f"# LOGO-CAP: adaptation levels on the same weights, scale `{summary['scale']}`",
+        "COCOeval (pycocotools, OKS) of one trained LOGO-CAP model decoded three ways: `none` (the "
+        "initial center-offset poses), `partial` (each keypoint moved to its KAM's best mesh "
+        "point), `full` (the local-global adaptation); the center-offset model it started from; "
+        "the untrained LOGO-CAP (chance level).", summary, ["Backbone", "Adaptation"], body)
     for name, r in summary["rows"].items():
         gain = r["levels"]["full"]["AP"] - r["levels"]["none"]["AP"]
         lines += ["", f"{name}: full - none = {gain:+.3f} AP on {r['val_images']} images."]
