@@ -212,6 +212,15 @@ def plot_upper_bound(summary: dict, path: str):
     plt.close(fig)
 
 
+def upper_bound_jobs(sc: Scale, seed: int, data_dir: str, rows_root: str) -> list:
+    """The center-offset rows of a scale: one definition, so that ``logocap.adaptation``, which
+    starts from them, hits the same row cache."""
+    return [RowJob(f"upper-bound-{name}-{sc.name}",
+                   {"backbone": name, "settings": dict(sc.settings), "seed": seed,
+                    "data_dir": os.path.abspath(data_dir), "runs_root": os.path.join(rows_root, "runs")},
+                   _row) for name in sc.rows]
+
+
 def reproduce_upper_bound(scale: str = "smoke", data_dir: str | None = None,
                           out_root: str = "runs", seed: int = 0) -> str:
     """Train each row's center-offset model, evaluate initial poses vs the KEM upper bound;
@@ -227,11 +236,7 @@ def reproduce_upper_bound(scale: str = "smoke", data_dir: str | None = None,
               "data_dir": os.path.abspath(data_dir), "seed": seed}
     run = create_run_dir(f"logocap-upper-bound-{scale}", config, out_root)
     rows_root = os.path.join(os.path.abspath(out_root), "rows", "logocap")
-    jobs = [RowJob(f"upper-bound-{name}-{scale}",
-                   {"backbone": name, "settings": dict(sc.settings), "seed": seed,
-                    "data_dir": os.path.abspath(data_dir), "runs_root": os.path.join(rows_root, "runs")},
-                   _row) for name in sc.rows]
-    done = run_rows(jobs, rows_root, sc.workers)
+    done = run_rows(upper_bound_jobs(sc, seed, data_dir, rows_root), rows_root, sc.workers)
     summary = {"scale": scale, "data": label, "scale_note": sc.note,
                "rows": {name: done[f"upper-bound-{name}-{scale}"] for name in sc.rows}}
     text = upper_bound_markdown(summary)
@@ -240,14 +245,10 @@ def reproduce_upper_bound(scale: str = "smoke", data_dir: str | None = None,
     return run.path
 
 
-def _run(scale: str, data_dir: str | None, out_root: str) -> str:
-    return reproduce_upper_bound(scale, data_dir, out_root)
-
-
 UPPER_BOUND_REPRODUCTION = reproduction(
     "logocap.upper_bound", "LOGO-CAP supplement §2: center-offset AP vs the KEM empirical upper bound",
-    "LOGO-CAP supplement, §2 and Algorithm 1", _run)
+    "LOGO-CAP supplement, §2 and Algorithm 1", reproduce_upper_bound)
 
-__all__ = ["COCO_KEYS", "DEMO", "SCALES", "coco_markdown", "SMOKE", "SYNTHETIC", "UPPER_BOUND_REPRODUCTION", "evaluate_run",
+__all__ = ["COCO_KEYS", "DEMO", "SCALES", "coco_markdown", "upper_bound_jobs", "SMOKE", "SYNTHETIC", "UPPER_BOUND_REPRODUCTION", "evaluate_run",
            "plot_upper_bound", "reproduce_upper_bound", "summary_rows", "upper_bound_markdown",
            "write_synthetic"]

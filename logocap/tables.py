@@ -12,7 +12,7 @@ import os
 import time
 
 from logocap.bench import CONFIGS as BENCH_CONFIGS
-from logocap.reproduce import SCALES, SYNTHETIC, _row, coco_markdown, write_synthetic
+from logocap.reproduce import SCALES, SYNTHETIC, coco_markdown, upper_bound_jobs, write_synthetic
 from reprokit.experiment import (RowJob, Scale, get_scale, reproduction, run_rows, select_data,
                                  write_results)
 from reprokit.viz import pyplot
@@ -136,11 +136,9 @@ def reproduce_adaptation(scale: str = "smoke", data_dir: str | None = None, out_
     base_settings = dict(get_scale(SCALES, scale).settings) if scale != "paper" else {}
     starts = {}
     if scale != "paper":                       # the center-offset rows of logocap.upper_bound
-        ub_jobs = [RowJob(f"upper-bound-{name}-{scale}",
-                          {"backbone": name, "settings": dict(base_settings), "seed": seed,
-                           "data_dir": data_dir, "runs_root": os.path.join(rows_root, "runs")},
-                          _row) for name in sc.rows]
-        ub = run_rows(ub_jobs, rows_root, sc.workers)
+        base = get_scale(SCALES, scale)
+        base = Scale(base.name, base.settings, sc.rows, sc.workers, base.note)
+        ub = run_rows(upper_bound_jobs(base, seed, data_dir, rows_root), rows_root, sc.workers)
         starts = {name: ub[f"upper-bound-{name}-{scale}"] for name in sc.rows}
     jobs = [RowJob(f"adaptation-{name}-{scale}",
                    {"backbone": name, "base_settings": base_settings, "settings": dict(sc.settings),
@@ -160,13 +158,9 @@ def reproduce_adaptation(scale: str = "smoke", data_dir: str | None = None, out_
     return run.path
 
 
-def _run_adaptation(scale: str, data_dir: str | None, out_root: str) -> str:
-    return reproduce_adaptation(scale, data_dir, out_root)
-
-
 ADAPTATION_REPRODUCTION = reproduction(
     "logocap.adaptation", "LOGO-CAP: none / partial / full adaptation on the same weights",
-    "LOGO-CAP supplement (ablation switch TEST.ADAPTATION_LEVEL)", _run_adaptation)
+    "LOGO-CAP supplement (ablation switch TEST.ADAPTATION_LEVEL)", reproduce_adaptation)
 
 
 # ------------------------------------------------------------------------- speed comparison
@@ -208,13 +202,9 @@ def reproduce_speed(scale: str = "smoke", data_dir: str | None = None, out_root:
     return run.path
 
 
-def _run_speed(scale: str, data_dir: str | None, out_root: str) -> str:
-    return reproduce_speed(scale, data_dir, out_root)
-
-
 SPEED_REPRODUCTION = reproduction(
     "logocap.speed", "LOGO-CAP supplement Fig. 1: images/s of LOGO-CAP and the center-offset model",
-    "LOGO-CAP supplement, Fig. 1", _run_speed, demo=False)
+    "LOGO-CAP supplement, Fig. 1", reproduce_speed, demo=False)
 
 
 
