@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from reprokit.cli import run_main
+from reprokit.cli import execution_args, run_main
 from reprokit.errors import ConfigError
 
 # The commands import the library inside their functions: `--help` and argument errors
@@ -160,6 +160,7 @@ def main(argv=None) -> int:
     t.add_argument("--batch-size", type=int, default=None)
     t.add_argument("--seed", type=int, default=None)
     t.add_argument("--out", default="runs")
+    execution_args(t)
     t.set_defaults(fn=_train)
     e = sub.add_parser("evaluate", help="EPE/AUC: full pipeline on RHD or GT crops on STB")
     e.add_argument("--posenet", required=True, help="hand3d .pickle, a PoseNet run directory or "
@@ -185,6 +186,7 @@ def main(argv=None) -> int:
                    help="rows trained in parallel processes (default: the scale's)")
     r.add_argument("--out", default="runs")
     r.add_argument("--seed", type=int, default=0)
+    execution_args(r)
     r.set_defaults(fn=_reproduce)
     return run_main(parser, argv)
 

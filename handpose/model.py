@@ -50,8 +50,11 @@ def bilinear_resize(x, size, mode: str = "legacy"):
     = TF2 / Keras. The one place every handpose resize goes through."""
     if mode not in RESIZE_MODES:
         raise ValueError(f"mode must be one of {RESIZE_MODES}, got {mode!r}")
-    return tf.raw_ops.ResizeBilinear(images=x, size=size, align_corners=False,
-                                     half_pixel_centers=mode == "half_pixel")
+    out = tf.raw_ops.ResizeBilinear(images=x, size=size, align_corners=False,
+                                    half_pixel_centers=mode == "half_pixel")
+    dtype = tf.as_dtype(x.dtype)
+    # float32 for every input: a bfloat16 / float16 input (mixed precision) gets its dtype back
+    return tf.cast(out, dtype) if dtype.is_floating and dtype != out.dtype else out
 
 
 @keras.saving.register_keras_serializable(package="handpose")

@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from reprokit.cli import run_main
+from reprokit.cli import execution_args, run_main
 from reprokit.errors import ConfigError
 
 # The commands import the library inside their functions: `--help` and argument errors
@@ -152,6 +152,7 @@ def main(argv=None) -> int:
         t.add_argument(f"--{key}", type=typ, default=None)
     t.add_argument("--model", default=None, help='builder overrides as JSON, e.g. \'{"depth": 3}\'')
     _data_args(t)
+    execution_args(t)
     t.set_defaults(fn=_train)
 
     e = sub.add_parser("evaluate", help="PCKh of a training run on the validation split")
@@ -187,6 +188,7 @@ def main(argv=None) -> int:
     r.add_argument("--workers", type=int, default=None,
                    help="rows trained in parallel processes (default: 2 for smoke, else 1)")
     _data_args(r)
+    execution_args(r)
     r.set_defaults(fn=_reproduce)
     return run_main(parser, argv)
 

@@ -12,7 +12,7 @@ import json
 import os
 import sys
 
-from reprokit.cli import run_main
+from reprokit.cli import execution_args, run_main
 from reprokit.errors import ConfigError
 
 # The commands import the library inside their functions: `--help` and argument errors
@@ -193,6 +193,7 @@ def main(argv=None) -> int:
                    "in the official layout")
     t.add_argument("--out", default="runs", help="parent of run directories (and synthetic data)")
     t.add_argument("--seed", type=int, default=0)
+    execution_args(t)
     t.set_defaults(fn=_train)
 
     e = sub.add_parser("evaluate", help="COCOeval (AP, AP50, AP75, APM, APL, AR) of a run")
@@ -246,6 +247,7 @@ def main(argv=None) -> int:
     r.add_argument("--data-dir", default=None, help="COCO 2017 root (paper scale); default: "
                    "a synthetic COCO")
     r.add_argument("--out", default="runs")
+    execution_args(r)
     r.set_defaults(fn=_reproduce)
     return run_main(parser, argv)
 

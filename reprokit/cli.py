@@ -15,6 +15,7 @@ from importlib import metadata
 from typing import Callable
 
 from reprokit.errors import ConfigError, ReprokitError
+from reprokit.execution import PRECISIONS, STRATEGIES, Execution
 from reprokit.weights import WeightLoadError
 
 GROUP = "reprokit.reproductions"
@@ -128,6 +129,24 @@ def demo_summary(done, out_root: str) -> str:
     return "\n".join(lines)
 
 
+def execution_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add ``--strategy``, ``--precision``, ``--jit`` and ``--steps-per-execution`` (every train
+    command and ``repro run``); :func:`run_main` makes them this process's
+    :class:`reprokit.execution.Execution` before the command runs."""
+    g = parser.add_argument_group("execution (how it runs, not what it computes; README, "
+                                  "\"Speed, precision and several GPUs\")")
+    g.add_argument("--strategy", choices=STRATEGIES, default=None,
+                   help="default: one device; mirrored: every local GPU; multi_worker: the "
+                        "machines of TF_CONFIG (--batch-size stays the global batch)")
+    g.add_argument("--precision", choices=PRECISIONS, default=None,
+                   help="Keras dtype policy (default float32; mixed_* are GPU settings)")
+    g.add_argument("--jit", action="store_true", default=None, help="compile the train step with XLA")
+    g.add_argument("--steps-per-execution", type=int, default=None, metavar="N",
+                   help="train steps per call into the compiled step (default 1)")
+    parser.set_defaults(_execution_options=True)
+    return parser
+
+
 #: Exceptions that mean "the user asked for something that cannot be done" (a bad file, value
 #: or run directory): the CLIs print their message on one line and exit 2. Anything else is a
 #: bug and keeps its traceback.
@@ -148,6 +167,14 @@ def run_main(parser: argparse.ArgumentParser, argv=None) -> int:
                              help=help_text)
     args = parser.parse_args(argv)
     try:
+        if getattr(args, "_execution_options", False):
+            execution = Execution.from_args(args)
+            execution.activate()
+            if execution.strategy == "multi_worker":
+                # lazy: TensorFlow only for this strategy, whose collectives must be set up
+                # before any op runs (the command's own set-up runs ops)
+                from reprokit.distribute import get_strategy
+                get_strategy("multi_worker")
         return args.fn(args)
     except user_errors() as err:
         if getattr(args, "debug", False):
@@ -166,6 +193,7 @@ def main(argv=None) -> int:
     run.add_argument("--scale", choices=("demo", "smoke", "paper"), default="smoke")
     run.add_argument("--data-dir", default=None, help="real dataset root (default: synthetic)")
     run.add_argument("--out", default="runs", help="parent of the run directories")
+    execution_args(run)
     run.set_defaults(fn=_cmd_run)
     report = sub.add_parser("report", help="one Markdown report (tables and figures) from run directories")
     report.add_argument("runs", nargs="+", metavar="RUN_DIR")

@@ -10,6 +10,8 @@ import multiprocessing
 import os
 from typing import Callable, Sequence
 
+from reprokit.execution import Execution
+
 
 def _run_job(args):
     fn, job, threads = args
@@ -26,11 +28,14 @@ def map_jobs(fn: Callable, jobs: Sequence, workers: int = 1) -> list:
     """``[fn(job) for job in jobs]``, in ``workers`` spawned processes when ``workers > 1``.
 
     Each worker gets ``cpu_count // workers`` TensorFlow threads; ``fn`` must be a module-level
-    function and the jobs picklable. Processes are spawned, not forked (TensorFlow may already
+    function and the jobs picklable. Under a ``--strategy`` other than ``default`` the jobs
+    run one at a time (each uses every device). Processes are spawned, not forked (TensorFlow may already
     be initialised in this one). Results come back in the order of ``jobs``.
     """
     jobs = list(jobs)
     workers = max(1, min(int(workers), len(jobs) or 1))
+    if Execution.current().strategy != "default":
+        workers = 1     # a distributed run already uses every device: one row at a time
     if workers == 1:
         return [fn(job) for job in jobs]
     threads = max(1, (os.cpu_count() or 2) // workers)

@@ -30,13 +30,13 @@ import tensorflow as tf
 from reprokit import __version__
 from reprokit.callbacks import (BestCheckpoint, MetricLogger, PeriodicValidation, RunBackup,
                                 save_weights_atomic)
+from reprokit.distribute import fit_in_strategy, get_strategy, split_cpu  # noqa: F401 (API)
+from reprokit.execution import PRECISIONS, Execution, is_chief, worker_role
 from reprokit.files import write_json_atomic
 from reprokit.synthetic import is_synthetic
 
 logger = logging.getLogger("reprokit")
 
-STRATEGIES = ("default", "mirrored", "multi_worker")
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
 
 def git_hash(path: str = ".") -> str | None:
@@ -145,6 +145,12 @@ def create_run_dir(name: str, config: dict, root: str = "runs", resume: bool = T
     """
     if not name or os.sep in name:
         raise ValueError(f"run name must be a non-empty file name, got {name!r}")
+    if not is_chief():
+        # Multi-worker training: the chief writes the run; every other worker keeps its own
+        # backups (to resume from) in a scratch folder beside it, so a shared file system
+        # sees no concurrent writes to one file.
+        kind, index = worker_role()
+        root = os.path.join(root, ".workers", f"{kind}-{index}")
     config_text = json.dumps(config, indent=2, sort_keys=True, default=str)
     run = find_run(name, config, root, finished=False) if resume else None
     if run is None:
@@ -179,34 +185,6 @@ def set_seed(seed: int, deterministic_ops: bool = True):
     keras.utils.set_random_seed(int(seed))
     if deterministic_ops:
         tf.config.experimental.enable_op_determinism()
-
-
-def split_cpu(num_devices: int):
-    """Expose ``num_devices`` logical CPUs (for the mirrored strategy on a CPU-only machine).
-
-    Must run before TensorFlow initialises its devices (before any op executes).
-    """
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(
-        cpu, [tf.config.LogicalDeviceConfiguration()] * int(num_devices))
-
-
-def get_strategy(name: str = "default"):
-    """The ``tf.distribute`` strategy every model is built and trained under.
-
-    ``default``: the current (single-device) strategy. ``mirrored``: synchronous data
-    parallelism over the local GPUs (or logical CPUs, see :func:`split_cpu`).
-    ``multi_worker``: ``MultiWorkerMirroredStrategy`` configured by ``TF_CONFIG``.
-    """
-    if name == "default":
-        return tf.distribute.get_strategy()
-    if name == "mirrored":
-        gpus = tf.config.list_logical_devices("GPU")
-        devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
-        return tf.distribute.MirroredStrategy(devices)
-    if name == "multi_worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    raise ValueError(f"unknown strategy {name!r}; valid: {list(STRATEGIES)}")
 
 
 def set_precision(policy: str = "float32"):
@@ -259,7 +237,7 @@ def make_optimizer(name: str, learning_rate, *, momentum: float | None = None,
 
 def fit(build_fn: Callable[[], keras.Model], compile_fn: Callable[[keras.Model], None],
         train_data, run: RunDir, *, epochs: int, steps_per_epoch: int,
-        strategy: str = "default", validation: PeriodicValidation | None = None,
+        execution: Execution | None = None, validation: PeriodicValidation | None = None,
         monitor: str | None = None, monitor_mode: str = "max", log_every_n_steps: int = 10,
         extra_callbacks: Sequence[keras.callbacks.Callback] = (), tensorboard: bool = True,
         verbose: int | str = "auto"):
@@ -276,7 +254,9 @@ def fit(build_fn: Callable[[], keras.Model], compile_fn: Callable[[keras.Model],
             taken at the end of the previous one (backups are taken at epoch ends,
             docs/reference/feasibility.md §2), so it ends with the same number of
             optimizer steps as an uninterrupted run; the data order after a resume differs.
-        strategy: see :func:`get_strategy`.
+        execution: strategy, precision, XLA and steps per execution
+            (:class:`reprokit.execution.Execution`; default: this process's,
+            ``Execution.current()``); written to ``execution.json``.
         validation: optional periodic task-metric callback.
         monitor: log key for ``best.weights.h5`` (e.g. ``"val_PCKh"``).
         monitor_mode: ``"max"`` or ``"min"``.
@@ -294,10 +274,18 @@ def fit(build_fn: Callable[[], keras.Model], compile_fn: Callable[[keras.Model],
     reported and the next older used).
     """
     start = time.perf_counter()
-    strat = get_strategy(strategy)
-    with strat.scope():
-        model = build_fn()
-        compile_fn(model)
+    execution = execution or Execution.current()
+    strat = get_strategy(execution.strategy)
+    previous_policy = keras.mixed_precision.global_policy().name
+    set_precision(execution.precision)
+    try:
+        with strat.scope():
+            model = build_fn()
+            compile_fn(model)
+    finally:
+        set_precision(previous_policy)
+    execution.apply(model)
+    _record_execution(run, execution, strat)
     log = MetricLogger(run.file("metrics.jsonl"), log_every_n_steps)
     backup = RunBackup(os.path.join(run.checkpoints, "backup"), epochs, run.path, start)
     callbacks = [backup, keras.callbacks.TerminateOnNaN()]
@@ -310,10 +298,11 @@ def fit(build_fn: Callable[[], keras.Model], compile_fn: Callable[[keras.Model],
     if monitor:
         callbacks.append(BestCheckpoint(run.checkpoints, monitor, monitor_mode))
     callbacks += list(extra_callbacks)
-    logger.info("training %s for %d epochs x %d steps (strategy %s)", model.name, epochs,
-                steps_per_epoch, strategy)
-    history = model.fit(train_data, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                        callbacks=callbacks, verbose=verbose, shuffle=False)
+    logger.info("training %s for %d epochs x %d steps (%s)", model.name, epochs,
+                steps_per_epoch, execution)
+    history = fit_in_strategy(model, strat, execution.strategy, train_data, epochs=epochs,
+                              steps_per_epoch=steps_per_epoch, callbacks=callbacks,
+                              verbose=verbose, shuffle=False)
     if history.epoch and history.epoch[0] > 0:
         logger.info("resumed at epoch %d", history.epoch[0])
     if model.stop_training:
@@ -326,6 +315,20 @@ def fit(build_fn: Callable[[], keras.Model], compile_fn: Callable[[keras.Model],
     run.mark_finished()
     shutil.rmtree(os.path.join(run.checkpoints, "backup"), ignore_errors=True)
     return model, history
+
+
+def _record_execution(run: RunDir, execution: Execution, strat):
+    """Append this process's execution settings and replicas to ``execution.json``."""
+    path = run.file("execution.json")
+    sessions = []
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            sessions = json.load(f)
+    kind, index = worker_role()
+    sessions.append({**execution.to_dict(), "replicas": int(strat.num_replicas_in_sync),
+                     "task": None if kind is None else f"{kind}:{index}",
+                     "time": _dt.datetime.now().isoformat(timespec="seconds")})
+    write_json_atomic(path, sessions)
 
 
 def add_weight_decay(model: keras.Model, rate: float, layer_types=(keras.layers.Conv2D,),

@@ -11,7 +11,7 @@ import json
 import os
 import sys
 
-from reprokit.cli import run_main
+from reprokit.cli import execution_args, run_main
 
 # The commands import the library inside their functions: `--help` and argument errors
 # answer without loading TensorFlow (docs/design.md, import policy).
@@ -111,6 +111,7 @@ def main(argv=None) -> int:
     p.add_argument("--validate", action="store_true")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs")
+    execution_args(p)
     p.set_defaults(fn=_train)
 
     p = sub.add_parser("reproduce", help="reproduce a thesis table beside its numbers")
@@ -121,6 +122,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="runs")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=None)
+    execution_args(p)
     p.set_defaults(fn=_reproduce)
 
     return run_main(parser, argv)

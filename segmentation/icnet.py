@@ -60,8 +60,9 @@ class CaffeInterp(layers.Layer):
     def call(self, x, like=None):
         size = tf.shape(like)[1:3] if like is not None else _interp_hw(tf.shape(x)[1:3],
                                                                        self.shrink, self.zoom)
-        return tf.raw_ops.ResizeBilinear(images=x, size=size, align_corners=True,
-                                         half_pixel_centers=False)
+        # ResizeBilinear returns float32 for every input: cast back (mixed precision)
+        return tf.cast(tf.raw_ops.ResizeBilinear(images=x, size=size, align_corners=True,
+                                                 half_pixel_centers=False), x.dtype)
 
     def compute_output_shape(self, x_shape, like_shape=None):
         if like_shape is not None:
@@ -82,7 +83,7 @@ class ResizeAdd(layers.Layer):
     def call(self, a, b):
         a = tf.raw_ops.ResizeBilinear(images=a, size=tf.shape(b)[1:3], align_corners=False,
                                       half_pixel_centers=False)
-        return a + b
+        return tf.cast(a, b.dtype) + b
 
     def compute_output_shape(self, a_shape, b_shape):
         return b_shape
@@ -103,8 +104,8 @@ class PyramidAvgPool(layers.Layer):
         # kernel size depends on the input; express the pool as a reshape-free strided mean
         pooled = tf.nn.avg_pool2d(x, ksize=self._static_k(x, k), strides=self._static_k(x, k),
                                   padding="VALID")
-        return tf.raw_ops.ResizeBilinear(images=pooled, size=hw, align_corners=True,
-                                         half_pixel_centers=False)
+        return tf.cast(tf.raw_ops.ResizeBilinear(images=pooled, size=hw, align_corners=True,
+                                                 half_pixel_centers=False), x.dtype)
 
     def compute_output_shape(self, shape):
         return shape

@@ -29,8 +29,10 @@ class LocalResponseNorm(layers.Layer):
         self.depth_radius, self.bias, self.alpha, self.beta = depth_radius, bias, alpha, beta
 
     def call(self, x):
-        return tf.nn.local_response_normalization(x, self.depth_radius, self.bias, self.alpha,
-                                                  self.beta)
+        # float32 inside: TF has no bfloat16 LRN kernel on CPU (--precision mixed_bfloat16)
+        y = tf.nn.local_response_normalization(tf.cast(x, "float32"), self.depth_radius,
+                                               self.bias, self.alpha, self.beta)
+        return tf.cast(y, x.dtype)
 
     def get_config(self):
         return {**super().get_config(), "depth_radius": self.depth_radius, "bias": self.bias,
@@ -41,6 +43,10 @@ class LocalResponseNorm(layers.Layer):
 class MaxPoolWithArgmax(layers.Layer):
     """2x2/2 SAME max-pool returning ``(pooled, argmax)``; indices flattened over
     ``(N, H, W, C)`` (``include_batch_in_index=True``)."""
+
+    #: ``MaxPoolWithArgmax`` has no XLA kernel: ``--jit`` refuses SegNet
+    #: (:meth:`reprokit.execution.Execution.apply`).
+    xla_compatible = False
 
     def call(self, x):
         pooled, idx = tf.nn.max_pool_with_argmax(x, 2, 2, "SAME", include_batch_in_index=True)
