@@ -27,7 +27,7 @@ from reprokit.codecs.labels import LabelCodec
 #: hellochick ``train.py`` LAMBDA1..3 (every version); the ICNet paper option is (0.4, 0.4, 1.0).
 ICNET_LAMBDAS = (0.16, 0.4, 1.0)
 ICNET_LAMBDAS_PAPER = (0.4, 0.4, 1.0)
-STRATEGIES = ("outer", "direct")
+WEIGHTING_MODES = ("outer", "direct")
 WEIGHTINGS = ("w1", "w2", "median_freq")
 
 
@@ -48,18 +48,18 @@ class SegmentationCE(keras.losses.Loss):
         num_classes: logits channels.
         ignore_label: label id to skip (255).
         class_weights: optional length-``num_classes`` weights (:func:`class_weights`).
-        strategy: ``"outer"`` or ``"direct"`` (how the weights enter).
+        weighting_mode: ``"outer"`` or ``"direct"`` (how the weights enter).
         remap: optional table applied to the labels first (e.g. ``labels.TO_BODY2``).
     """
 
     def __init__(self, num_classes: int, ignore_label: int = 255, class_weights=None,
-                 strategy: str = "outer", remap=None, name: str = "segmentation_ce", **kwargs):
+                 weighting_mode: str = "outer", remap=None, name: str = "segmentation_ce", **kwargs):
         super().__init__(name=name, **kwargs)
-        if strategy not in STRATEGIES:
-            raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
+        if weighting_mode not in WEIGHTING_MODES:
+            raise ValueError(f"weighting_mode must be one of {WEIGHTING_MODES}, got {weighting_mode!r}")
         if class_weights is not None and len(class_weights) != num_classes:
             raise ValueError(f"class_weights needs {num_classes} entries, got {len(class_weights)}")
-        self.num_classes, self.ignore_label, self.strategy = num_classes, ignore_label, strategy
+        self.num_classes, self.ignore_label, self.weighting_mode = num_classes, ignore_label, weighting_mode
         self.class_weights = None if class_weights is None else [float(w) for w in class_weights]
         self.remap = None if remap is None else [int(v) for v in np.asarray(remap)]
         # reprokit's LabelCodec owns remapping: ids past the table and the ignore label map
@@ -79,10 +79,10 @@ class SegmentationCE(keras.losses.Loss):
         valid &= (labels != self.ignore_label) & (labels < self.num_classes)
         safe = tf.where(valid, labels, 0)
         w = None if self.class_weights is None else tf.constant(self.class_weights, tf.float32)
-        if w is not None and self.strategy == "direct":
+        if w is not None and self.weighting_mode == "direct":
             logits = logits * w
         ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=safe, logits=logits)
-        if w is not None and self.strategy == "outer":
+        if w is not None and self.weighting_mode == "outer":
             ce = ce * tf.gather(w, safe)
         mask = tf.cast(valid, tf.float32)
         # one scalar per batch: hellochick averages over the valid pixels of the whole batch
@@ -92,7 +92,7 @@ class SegmentationCE(keras.losses.Loss):
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes,
                 "ignore_label": self.ignore_label, "class_weights": self.class_weights,
-                "strategy": self.strategy, "remap": self.remap}
+                "weighting_mode": self.weighting_mode, "remap": self.remap}
 
 
 def class_pixel_counts(labels_iter, num_classes: int = 25, ignore_label: int = 255):
@@ -146,5 +146,5 @@ def class_weights(counts, method: str = "w1", present_pixels=None) -> np.ndarray
     raise ValueError(f"method must be one of {WEIGHTINGS}, got {method!r}")
 
 
-__all__ = ["ICNET_LAMBDAS", "ICNET_LAMBDAS_PAPER", "STRATEGIES", "SegmentationCE", "WEIGHTINGS",
+__all__ = ["ICNET_LAMBDAS", "ICNET_LAMBDAS_PAPER", "WEIGHTING_MODES", "SegmentationCE", "WEIGHTINGS",
            "class_pixel_counts", "class_weights", "resize_labels_nearest"]

@@ -27,7 +27,7 @@ from reprokit.schedules import PolynomialDecay
 from reprokit.spec import RunSpec, field
 from reprokit.training import make_optimizer as training_optimizer
 from segmentation.labels import NUM_CLASSES, PROGRESSIVE
-from segmentation.losses import ICNET_LAMBDAS, STRATEGIES, WEIGHTINGS, SegmentationCE
+from segmentation.losses import ICNET_LAMBDAS, WEIGHTING_MODES, WEIGHTINGS, SegmentationCE
 from segmentation.model import ICNET_MEAN_BGR, HourglassSegmenter, ICNet, SegNetBasic
 
 #: Hourglass whitening default (ImageNet RGB mean/std); Varol's ``meanRgb.t7`` is computed on
@@ -190,7 +190,7 @@ class SegTrainConfig(RunSpec):
     learning_rate: float | None = field(None, minimum=0, exclusive=True)
     augment: bool = False
     weighting: str | None = field(None, choices=WEIGHTINGS)
-    weighting_mode: str = field("outer", choices=STRATEGIES)
+    weighting_mode: str = field("outer", choices=WEIGHTING_MODES)
     lambdas: tuple | None = None
     weight_decay: float | None = field(None, minimum=0)
     bn_release: float | None = field(None, minimum=0, maximum=1)

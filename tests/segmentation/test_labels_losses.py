@@ -68,9 +68,9 @@ def test_outer_and_direct_strategies_by_hand():
     z = logits[0, 0]
     plain = SegmentationCE(3)(labels, logits).numpy()
     np.testing.assert_allclose(plain, (ce(z[0], 0) + ce(z[1], 1)) / 2, rtol=1e-6)
-    outer = SegmentationCE(3, class_weights=w, strategy="outer")(labels, logits).numpy()
+    outer = SegmentationCE(3, class_weights=w, weighting_mode="outer")(labels, logits).numpy()
     np.testing.assert_allclose(outer, (0.5 * ce(z[0], 0) + 2.0 * ce(z[1], 1)) / 2, rtol=1e-6)
-    direct = SegmentationCE(3, class_weights=w, strategy="direct")(labels, logits).numpy()
+    direct = SegmentationCE(3, class_weights=w, weighting_mode="direct")(labels, logits).numpy()
     np.testing.assert_allclose(direct, (ce(z[0] * w, 0) + ce(z[1] * w, 1)) / 2, rtol=1e-6)
     ignored = SegmentationCE(3)(np.array([[[0, 255]]]), logits).numpy()
     np.testing.assert_allclose(ignored, ce(z[0], 0), rtol=1e-6)
