@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from reprokit.cli import execution_args, run_main
+from reprokit.cli import execution_args, export_command, run_main
 from reprokit.errors import ConfigError
 
 # The commands import the library inside their functions: `--help` and argument errors
@@ -24,6 +24,17 @@ def _summary(args) -> int:
     for name, fn in configs:
         print(f"{name:<28} {fn().count_params():>12,}", flush=True)
     return 0
+
+
+def _export_model(args):
+    from handpose.predict import load_handsegnet, load_posenet
+    from reprokit.export import fixed_input
+
+    if args.net == "posenet":
+        return load_posenet(args.weights, args.variant, args.refinement, args.width, crop_size=None)
+    model, source = load_handsegnet(args.weights, args.variant)
+    # fully convolutional: exported at one size (hand3d run.py: 240 x 320)
+    return fixed_input(model, args.size), source
 
 
 def _predict(args) -> int:
@@ -147,6 +158,16 @@ def main(argv=None) -> int:
     p.add_argument("--output", default=None, help="output stem (default: the image's)")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     p.set_defaults(fn=_predict)
+
+    x = export_command(sub, _export_model)
+    x.add_argument("--net", choices=("posenet", "handsegnet"), required=True)
+    x.add_argument("--variant", choices=("paper", "hand3d"), default=None,
+                   help="of weights not from a run (default hand3d)")
+    x.add_argument("--refinement", choices=("conv", "separable"), default=None)
+    x.add_argument("--width", type=float, default=None)
+    x.add_argument("--size", type=int, nargs=2, default=(240, 320), metavar=("H", "W"),
+                   help="HandSegNet input (default 240 x 320, hand3d run.py); PoseNet: the "
+                        "run's crop, else 256")
     t = sub.add_parser("train", help="train PoseNet (R-train, S-train or both in turn) or HandSegNet")
     t.add_argument("net", choices=("posenet", "handsegnet"))
     t.add_argument("--rhd", default=None, help="RHD_published_v2 root")

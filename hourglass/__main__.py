@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from reprokit.cli import execution_args, run_main
+from reprokit.cli import execution_args, export_command, run_main
 from reprokit.errors import ConfigError
 
 # The commands import the library inside their functions: `--help` and argument errors
@@ -98,6 +98,13 @@ def _evaluate(args) -> int:
     return 0
 
 
+def _export_model(args):
+    from hourglass.predict import load_predictor
+
+    p = load_predictor(args.weights, args.checkpoint_format, args.stacks)
+    return p.model, p.source
+
+
 def _predict(args) -> int:
     from hourglass.predict import load_predictor, predict_file
 
@@ -180,6 +187,11 @@ def main(argv=None) -> int:
     p.add_argument("--output", default=None, help="output stem (default: the image's)")
     p.add_argument("--no-flip", action="store_true")
     p.set_defaults(fn=_predict)
+
+    x = export_command(sub, _export_model)
+    x.add_argument("--checkpoint-format", choices=("bearpaw", "princeton"), default="bearpaw",
+                   help="layout of weights that are not from a run (as predict --format)")
+    x.add_argument("--stacks", type=int, default=2, help="stacks of weights not from a run")
 
     r = sub.add_parser("reproduce", help="reproduce a table of the CV701 report")
     r.add_argument("table", choices=("table1",))

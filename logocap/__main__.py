@@ -12,7 +12,7 @@ import json
 import os
 import sys
 
-from reprokit.cli import execution_args, run_main
+from reprokit.cli import execution_args, export_command, run_main
 from reprokit.errors import ConfigError
 
 # The commands import the library inside their functions: `--help` and argument errors
@@ -91,6 +91,15 @@ def _evaluate(args) -> int:
     return 0
 
 
+def _export_model(args):
+    from logocap.predict import load_model
+    from reprokit.export import fixed_input
+
+    m = load_model(args.weights, args.backbone, args.size)
+    net = getattr(m.model, "net", m.model)       # LOGO-CAP: the network; its CMP adapts per image
+    return fixed_input(net, (m.size, m.size)), m.source
+
+
 def _predict(args) -> int:
     from logocap.predict import load_model, predict_file
 
@@ -167,6 +176,12 @@ def main(argv=None) -> int:
     s.add_argument("--sizes", type=int, nargs="+", default=[384, 512, 640],
                    help="square input sides for --gflops (default: the supplement's 384 512 640)")
     s.set_defaults(fn=_summary)
+
+    x = export_command(sub, _export_model, " (the network: heatmaps, offsets[, embedding])")
+    x.add_argument("--backbone", choices=("w32", "w48", "hourglass", "smoke"), default="w32",
+                   help="of weights not from a run")
+    x.add_argument("--size", type=int, default=None, help="input side (default: the run's test "
+                   "size, else the backbone's paper size)")
 
     t = sub.add_parser("train", help="train the center-offset baseline or LOGO-CAP (rerunning "
                        "resumes)")

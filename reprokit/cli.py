@@ -147,6 +147,47 @@ def execution_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
+#: ``--format`` of every ``export`` command (the keys of ``reprokit.export.FORMATS``)
+EXPORT_FORMATS = ("savedmodel", "onnx", "tflite")
+
+
+def export_command(sub, load: Callable, help_text: str = "") -> argparse.ArgumentParser:
+    """Add ``export RUN_OR_WEIGHTS --format savedmodel|onnx|tflite [--output PATH]`` to a
+    package CLI. ``load(args)`` returns ``(keras model with a fixed input size, weights path)``;
+    the package adds its own options to the returned parser."""
+    p = sub.add_parser("export", help="export a network (run directory or weights) to "
+                       "SavedModel, ONNX or TFLite, checked against Keras" + help_text)
+    p.add_argument("weights", metavar="RUN_OR_WEIGHTS", help="a run directory or a weights file")
+    p.add_argument("--format", choices=EXPORT_FORMATS, required=True, help="onnx needs the "
+                   "export extra: pip install -e \".[export]\"")
+    p.add_argument("--output", default=None, help="default: RUN/export/<model name>[.onnx|"
+                   ".tflite], or the weights path without .weights.h5")
+    p.add_argument("--no-check", action="store_true",
+                   help="skip running the export against Keras on a random input")
+    p.set_defaults(fn=lambda args: _cmd_export(args, load))
+    return p
+
+
+def _cmd_export(args, load) -> int:
+    from reprokit.export import export_model   # lazy: TensorFlow only when exporting
+
+    model, source = load(args)
+    out = args.output
+    if out is None:
+        base = args.weights.rstrip(os.sep)
+        out = (os.path.join(base, "export", model.name) if os.path.isdir(base)
+               else base.removesuffix(".weights.h5"))
+    manifest = export_model(model, out, args.format, source=source, check=not args.no_check)
+    print(f"{manifest['format']}: {manifest['path']}")
+    print(f"  input  {manifest['input']['name']} {manifest['input']['shape']} float32")
+    for o in manifest["outputs"]:
+        print(f"  output {o['name']} {o['shape']}")
+    if "max_abs_diff" in manifest:
+        print(f"  max |export - Keras| on a random input: {manifest['max_abs_diff']:.2e}")
+    print(f"  manifest: {manifest['path']}.json")
+    return 0
+
+
 #: Exceptions that mean "the user asked for something that cannot be done" (a bad file, value
 #: or run directory): the CLIs print their message on one line and exit 2. Anything else is a
 #: bug and keeps its traceback.

@@ -11,7 +11,7 @@ import json
 import os
 import sys
 
-from reprokit.cli import execution_args, run_main
+from reprokit.cli import execution_args, export_command, run_main
 
 # The commands import the library inside their functions: `--help` and argument errors
 # answer without loading TensorFlow (docs/design.md, import policy).
@@ -62,6 +62,22 @@ def _train(args) -> int:
     return 0
 
 
+def _export_model(args):
+    from reprokit.errors import ConfigError
+    from reprokit.predict import run_of
+    from segmentation.spec import SegTrainConfig, build_model
+
+    run = run_of(args.weights)
+    if run is None:
+        raise ConfigError(f"{args.weights}: export needs a segmentation run directory (or a "
+                          "checkpoint inside one): its config.json gives the network")
+    spec = SegTrainConfig.load(run.path).resolve()
+    model = build_model(spec)
+    path = args.weights if args.weights.endswith(".weights.h5") else run.checkpoint()
+    model.load_weights(path)
+    return model, path
+
+
 def _reproduce(args) -> int:
     from segmentation.reproduce import reproduce
 
@@ -91,6 +107,8 @@ def main(argv=None) -> int:
                    help="skip and count damaged clips instead of stopping (listed at the end)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(fn=_extract)
+
+    export_command(sub, _export_model, " (a run's network at its training size)")
 
     p = sub.add_parser("train", help="train and evaluate one network on extracted frames")
     p.add_argument("network", choices=("icnet", "segnet", "hourglass"))

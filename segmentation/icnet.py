@@ -39,13 +39,31 @@ def caffe_interp_size(size: int, shrink: float | None = None, zoom: float | None
     return int(size)
 
 
+def _static_hw(t):
+    """``t``'s spatial size as Python ints when known (keeps shapes static in every trace,
+    e.g. a SavedModel export), else the dynamic ``tf.shape``."""
+    hw = t.shape[1:3]
+    return list(hw) if None not in hw else tf.shape(t)[1:3]
+
+
 def _interp_hw(hw, shrink, zoom):
+    if isinstance(hw, list):                 # static: the same float32 arithmetic in numpy
+        return [int(_interp_hw_np(v, shrink, zoom)) for v in hw]
     out = tf.cast(hw, tf.float32)
     if shrink is not None:
         out = (out - 1.0) * shrink + 1.0
     if zoom is not None:
         out = out + (out - 1.0) * (zoom - 1.0)
     return tf.cast(out, tf.int32)            # truncation, as int() in the reference
+
+
+def _interp_hw_np(v, shrink, zoom):
+    out = np.float32(v)
+    if shrink is not None:
+        out = (out - np.float32(1.0)) * np.float32(shrink) + np.float32(1.0)
+    if zoom is not None:
+        out = out + (out - np.float32(1.0)) * (np.float32(zoom) - np.float32(1.0))
+    return np.int32(out)
 
 
 @keras.saving.register_keras_serializable(package="segmentation")
@@ -58,8 +76,8 @@ class CaffeInterp(layers.Layer):
         self.shrink, self.zoom = shrink, zoom
 
     def call(self, x, like=None):
-        size = tf.shape(like)[1:3] if like is not None else _interp_hw(tf.shape(x)[1:3],
-                                                                       self.shrink, self.zoom)
+        size = _static_hw(like) if like is not None else _interp_hw(_static_hw(x),
+                                                                    self.shrink, self.zoom)
         # ResizeBilinear returns float32 for every input: cast back (mixed precision)
         return tf.cast(tf.raw_ops.ResizeBilinear(images=x, size=size, align_corners=True,
                                                  half_pixel_centers=False), x.dtype)
@@ -81,7 +99,7 @@ class ResizeAdd(layers.Layer):
     ``align_corners=False``), then sum. Absorbs the off-by-one sizes of non-``32k+1`` inputs."""
 
     def call(self, a, b):
-        a = tf.raw_ops.ResizeBilinear(images=a, size=tf.shape(b)[1:3], align_corners=False,
+        a = tf.raw_ops.ResizeBilinear(images=a, size=_static_hw(b), align_corners=False,
                                       half_pixel_centers=False)
         return tf.cast(a, b.dtype) + b
 
@@ -99,18 +117,16 @@ class PyramidAvgPool(layers.Layer):
         self.bins = int(bins)
 
     def call(self, x):
-        hw = tf.shape(x)[1:3]
-        k = tf.maximum(hw // self.bins, 1)
-        # kernel size depends on the input; express the pool as a reshape-free strided mean
-        pooled = tf.nn.avg_pool2d(x, ksize=self._static_k(x, k), strides=self._static_k(x, k),
-                                  padding="VALID")
+        hw = _static_hw(x)
+        k = self._static_k(x)       # the kernel depends on the input size: a static one
+        pooled = tf.nn.avg_pool2d(x, ksize=k, strides=k, padding="VALID")
         return tf.cast(tf.raw_ops.ResizeBilinear(images=pooled, size=hw, align_corners=True,
                                                  half_pixel_centers=False), x.dtype)
 
     def compute_output_shape(self, shape):
         return shape
 
-    def _static_k(self, x, k):
+    def _static_k(self, x):
         h, w = x.shape[1], x.shape[2]
         if h is None or w is None:
             raise ValueError("PyramidAvgPool needs a static spatial size (build ICNet with a "

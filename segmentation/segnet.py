@@ -44,9 +44,10 @@ class MaxPoolWithArgmax(layers.Layer):
     """2x2/2 SAME max-pool returning ``(pooled, argmax)``; indices flattened over
     ``(N, H, W, C)`` (``include_batch_in_index=True``)."""
 
-    #: ``MaxPoolWithArgmax`` has no XLA kernel: ``--jit`` refuses SegNet
-    #: (:meth:`reprokit.execution.Execution.apply`).
+    #: ``MaxPoolWithArgmax`` has no XLA kernel and no TFLite builtin: ``--jit`` and
+    #: ``export --format tflite`` refuse SegNet (:mod:`reprokit.execution`, :mod:`reprokit.export`).
     xla_compatible = False
+    tflite_builtin = False
 
     def call(self, x):
         pooled, idx = tf.nn.max_pool_with_argmax(x, 2, 2, "SAME", include_batch_in_index=True)

@@ -12,6 +12,8 @@ import tensorflow as tf
 from reprokit import training
 from reprokit.execution import ENV, Execution
 
+from .families import FAMILIES, build
+
 
 def test_execution_validates_and_travels_in_the_environment(monkeypatch):
     monkeypatch.delenv(ENV, raising=False)
@@ -72,31 +74,13 @@ def test_fit_applies_precision_jit_and_steps_per_execution(tmp_path):
     assert record["jit"] is True and record["steps_per_execution"] == 3
 
 
-def _family_models():
-    from handpose.model import build_handsegnet, build_posenet
-    from hourglass.model import build_stacked_hourglass
-    from logocap.model import build_center_offset
-    from segmentation.icnet import ICNet
-    from segmentation.segnet import SegNetBasic
-
-    return {
-        "hourglass": lambda: build_stacked_hourglass(2, 16, num_features=8, depth=2,
-                                                     input_shape=(32, 32, 3)),
-        "posenet": lambda: build_posenet("paper", "separable", width=0.0625, input_shape=(64, 64, 3)),
-        "handsegnet": lambda: build_handsegnet(input_shape=(32, 32, 3)),
-        "icnet": lambda: ICNet(input_shape=(65, 65, 3)),
-        "segnet": lambda: SegNetBasic(filters=8, input_shape=(32, 32, 3)),
-        "center_offset": lambda: build_center_offset("smoke", (64, 64, 3)),
-    }
-
-
-@pytest.mark.parametrize("family", list(_family_models()))
+@pytest.mark.parametrize("family", list(FAMILIES))
 def test_every_model_family_builds_and_runs_in_mixed_bfloat16(family):
     """The model-specific part of --precision: every op has a bfloat16 kernel or computes in
     float32 (SegNet's LRN); the outputs are finite."""
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
-        model = _family_models()[family]()
+        model = build(family)
     finally:
         keras.mixed_precision.set_global_policy("float32")
     shape = [1 if d is None else d for d in model.inputs[0].shape]
