@@ -58,6 +58,13 @@ setup(
             "logocap.adaptation = logocap.tables:ADAPTATION_REPRODUCTION",
             "logocap.speed = logocap.tables:SPEED_REPRODUCTION",
         ],
+        # `python -m reprokit.bench`: one model per package (reprokit.bench.BenchCase)
+        "reprokit.benchmarks": [
+            "hourglass = hourglass.bench:BENCH_CASE",
+            "handpose = handpose.bench:BENCH_CASE",
+            "segmentation = segmentation.bench:BENCH_CASE",
+            "logocap = logocap.train:BENCH_CASE",
+        ],
     },
     classifiers=[
         "Programming Language :: Python :: 3.11",

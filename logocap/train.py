@@ -28,6 +28,7 @@ from reprokit.errors import ConfigError
 from reprokit.files import write_json_atomic
 from reprokit.schedules import StepDecayByEpoch
 from reprokit.spec import RunSpec, field
+from reprokit.bench import BenchCase
 from reprokit.training import create_run_dir, fit, make_optimizer, set_seed
 
 _LOG = logging.getLogger("reprokit.logocap")
@@ -228,3 +229,26 @@ def train(cfg: LogocapConfig, runs_root: str = "runs", name: str | None = None, 
 
 __all__ = ["INPUT_SIZE", "LogocapConfig", "build_model", "detect", "evaluate_detections",
            "load_center_offset_weights", "load_split", "train"]
+
+
+def _bench_make(batch: int):
+    import numpy as np     # lazy: a module-level function only the benchmark calls
+
+    spec = LogocapConfig().resolve()
+    model = build_model(spec)
+    model.compile(optimizer=make_optimizer("adam", spec.learning_rate),
+                  loss={"heatmaps": HeatmapLoss(), "offsets": OffsetLoss()},
+                  loss_weights={"heatmaps": LOSS_WEIGHTS["heatmaps"],
+                                "offsets": spec.offset_loss_weight})
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (batch, spec.input_size, spec.input_size, 3)).astype("float32")
+    y = {k: rng.uniform(0, 1, (batch, *o.shape[1:-1], 2 * o.shape[-1])).astype("float32")
+         for k, o in model.output.items()}
+    return model, x, y
+
+
+#: ``python -m reprokit.bench``: the center-offset baseline on HRNet-W32 at 512 x 512
+BENCH_CASE = BenchCase(
+    "logocap", "center-offset baseline, HRNet-W32, 512 x 512", 12,
+    "batch 12, 512 x 512: LogocapConfig defaults (LOGO-CAP experiments/logocap-hrnet-w32-coco.yaml "
+    "input 512); training steps timed at batch 2", _bench_make, train_batch=2)

@@ -13,8 +13,34 @@ import argparse
 import sys
 import time
 
+from reprokit.bench import BenchCase
+
 # The commands import the library inside their functions: `--help` and argument errors
 # answer without loading TensorFlow (docs/design.md, import policy).
+
+
+def _make_case(batch: int):
+    import numpy as np     # lazy: entry points load without TensorFlow
+
+    from segmentation.spec import SegTrainConfig, build_model, make_losses, make_optimizer
+
+    conf = SegTrainConfig(network="icnet").resolve()
+    model = build_model(conf)
+    losses, weights = make_losses(conf)
+    model.compile(make_optimizer(conf), loss=losses, loss_weights=weights)
+    rng = np.random.default_rng(0)
+    s = conf.input_size
+    x = rng.normal(size=(batch, s, s, 3)).astype("float32")
+    y = [rng.integers(0, 25, (batch, s, s)).astype("int32") for _ in losses]
+    return model, x, y
+
+
+#: ``python -m reprokit.bench``: ICNet on 320 x 320 SURREAL frames (the thesis' Table 1 network)
+BENCH_CASE = BenchCase(
+    "segmentation", "ICNet (filter scale 1), 320 x 320", 64,
+    "batch 64: hellochick ICNet train.py (segmentation.spec SCHEDULES); 320 x 320: the "
+    "thesis' frame size (segmentation.spec INPUT_SIZE); training steps timed at batch 8",
+    _make_case, train_batch=8)
 
 
 def bench_row(row: str, scale: str = "smoke", steps: int = 5, batch_size: int | None = None) -> dict:
