@@ -32,6 +32,7 @@ from handpose.corruptions import corruption_sets, gaussian_noise, salt_and_peppe
 from handpose.presets import TABLE4, TABLE4_ROWS
 from reprokit.experiment import (RowJob, Scale, full_size_params, get_scale, reproduction,
                                  run_rows, select_data, write_results)
+from reprokit.metrics.chance import chance_margin, chance_section
 from reprokit.metrics.keypoints import epe_auc
 from reprokit.viz import pyplot
 
@@ -97,7 +98,17 @@ def mean_pose_chance(train: dict, valid: dict, crop_size: int) -> dict:
     pred = np.stack([(mean - crop_size // 2) / s + c[::-1] for c, s in params])
     r = epe_auc(pred, valid["uv"], valid["visible"], "hand3d")
     return {k: r[k] for k in ("mean", "median", "auc")} | {
-        "thresholds": np.asarray(r["thresholds"]).tolist(), "pck_curve": np.asarray(r["pck_curve"]).tolist()}
+        "thresholds": np.asarray(r["thresholds"]).tolist(), "pck_curve": np.asarray(r["pck_curve"]).tolist(),
+        "frame_epe": frame_epe(pred, valid["uv"], valid["visible"]).tolist()}
+
+
+def frame_epe(pred, gt, visible) -> np.ndarray:
+    """Mean EPE over each frame's visible keypoints (NaN for a frame without any): the units of
+    the paired chance margin (:func:`reprokit.metrics.chance.chance_margin`)."""
+    d = np.linalg.norm(np.asarray(pred, np.float64) - np.asarray(gt, np.float64), axis=-1)
+    m = np.asarray(visible) > 0
+    with np.errstate(invalid="ignore"):
+        return np.where(m.any(1), (d * m).sum(1) / np.maximum(m.sum(1), 1), np.nan)
 
 
 _HW: dict = {}
@@ -145,6 +156,9 @@ def _train_row(row_id: str, config: dict) -> dict:
                               "pck_curve": np.asarray(r["pck_curve"]).tolist(),
                               "thresholds": np.asarray(r["thresholds"]).tolist(),
                               "mmpose": r["mmpose"]}
+        if cname == "clean":
+            out["clean_frame_epe"] = frame_epe(r["predictions"], valid["uv"],
+                                               valid["visible"]).tolist()
     print(f"{row}: clean mean EPE {out['sets']['clean']['mean']:.2f} px, "
           f"AUC {out['sets']['clean']['auc']:.3f} ({out['train_seconds']:.0f} s)", flush=True)
     return out
@@ -194,8 +208,11 @@ def reproduce_table4(scale: str = "smoke", data_dir: str | None = None, out_root
     done = run_rows(jobs, rows_root, workers or sc.workers)
     results = {row: done[ids[row]] for row in sc.rows}
     chance = mean_pose_chance(train, valid, sc.settings.get("crop_size", 256))
+    checks = [{"row": row, **chance_margin(r["clean_frame_epe"], chance["frame_epe"],
+                                           "mean EPE (px)", higher_is_better=False)}
+              for row, r in results.items() if "clean_frame_epe" in r]
     summary = {"scale": scale, "data": label, "models": results, "chance": chance,
-               "scale_note": sc.note}
+               "scale_note": sc.note, "chance_check": checks}
     text = table4_markdown(summary)
     write_results(run, summary, text, {"pck_curves.png": lambda p: plot_pck(summary, p)})
     print(text)
@@ -238,7 +255,7 @@ def table4_markdown(summary: dict) -> str:
         full = row["full_size_params"]
         lines.append(f"- {key}: {full['trainable']:,} / {full['total']:,} parameters "
                      f"({row['trained_params']:,} trained), {row['train_seconds']:.0f} s")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + chance_section(summary.get("chance_check", []))
 
 
 def plot_pck(summary: dict, path: str):

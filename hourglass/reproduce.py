@@ -32,11 +32,14 @@ import os
 import re
 import time
 
+import numpy as np
+
 # presets and the experiment spine are plain data (no TensorFlow); train/evaluate are imported
 # where used, so that `repro list` stays fast.
 from hourglass.presets import GROUPS, TABLE1, TABLE1_PRESETS, get_preset
 from reprokit.experiment import (RowJob, Scale, full_size_params, get_scale, reproduction,
                                  run_rows, select_data, write_results)
+from reprokit.metrics.chance import binomial_margin, chance_section
 from reprokit.viz import pyplot
 
 # Lazy imports below (inside functions) are the TensorFlow-loading modules: `repro list`
@@ -122,9 +125,14 @@ def reproduce_table1(scale: str = "smoke", data_dir: str | None = None, out_root
                    _train_row) for name in names]
     done = run_rows(jobs, rows_root, workers or sc.workers)
     results = {name: done[f"{name}-{scale}"] for name in names}
-    chance = mean_pose_baseline(load_mpii(data_dir, "train"), load_mpii(data_dir, "valid"))
+    valid = load_mpii(data_dir, "valid")
+    chance = mean_pose_baseline(load_mpii(data_dir, "train"), valid)
+    # joints in the bearpaw Mean: all but pelvis (6) and thorax (7) (hourglass.evaluate GROUPS)
+    counted = int(np.delete(np.asarray(valid["annotated"]) > 0, [6, 7], axis=1).sum())
+    checks = [{"row": n, **binomial_margin(r["Mean"] / 100, chance["Mean"] / 100, counted,
+                                           "PCKh Mean")} for n, r in results.items()]
     summary = {"scale": scale, "data": data_label, "variant": "bearpaw", "rows": results,
-               "mean_pose": chance, "scale_note": sc.note}
+               "mean_pose": chance, "scale_note": sc.note, "chance_check": checks}
     text = table1_markdown(summary)
     write_results(run, summary, text, {"table1.png": lambda p: plot_table1(summary, p),
                                        "pckh_curves.png": lambda p: _plot_all_curves(results, p, chance)})
@@ -166,7 +174,7 @@ def table1_markdown(summary: dict) -> str:
     notes = [p for p in (get_preset(n) for n in rows) if p.note]
     if notes:
         lines += ["", "Notes:"] + [f"- {p.title}: {p.note}" for p in notes]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + chance_section(summary.get("chance_check", []))
 
 
 def plot_table1(summary: dict, path: str):

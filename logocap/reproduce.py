@@ -24,6 +24,7 @@ import time
 
 from reprokit.experiment import (RowJob, Scale, get_scale, reproduction, run_rows, select_data,
                                  write_results)
+from reprokit.metrics.chance import chance_section
 from reprokit.viz import pyplot
 
 # Lazy imports below (inside functions) load TensorFlow: `repro list` imports this module
@@ -141,7 +142,8 @@ def _row(row: str, config: dict) -> dict:
     import keras
 
     from logocap.kem import evaluate_upper_bound
-    from logocap.train import LogocapConfig, build_model, detect, evaluate_detections, load_split, train
+    from logocap.train import (LogocapConfig, ap_margin, build_model, detect, evaluate_detections,
+                               load_split, train)
 
     spec = LogocapConfig(backbone=config["backbone"], data_dir=config["data_dir"], seed=config["seed"],
                          **{k: v for k, v in config["settings"].items() if k != "backbone"})
@@ -149,13 +151,17 @@ def _row(row: str, config: dict) -> dict:
     run, model, res = train(spec, config["runs_root"], name=row, verbose=0)
     spec = spec.resolve()
     gt_path, data = load_split(spec, spec.val_split, spec.val_limit)
-    ub = evaluate_upper_bound(gt_path, data, detect(model, data, spec.test_size, spec.flip_test))
+    dets = detect(model, data, spec.test_size, spec.flip_test)
+    ub = evaluate_upper_bound(gt_path, data, dets)
     keras.utils.set_random_seed(spec.seed)
     untrained = build_model(spec, (None, None, 3))
-    chance = evaluate_detections(gt_path, detect(untrained, data, spec.test_size, spec.flip_test))
+    chance_dets = detect(untrained, data, spec.test_size, spec.flip_test)
+    check = ap_margin(gt_path, dets, chance_dets, seed=spec.seed)
+    chance = evaluate_detections(gt_path, chance_dets)
     print(f"{row}: AP {ub['initial']['AP']:.3f}, upper bound {ub['upper_bound']['AP']:.3f}, "
           f"untrained {chance['AP']:.3f}", flush=True)
     return {"initial": ub["initial"], "upper_bound": ub["upper_bound"], "untrained": chance,
+            "chance_check": check,
             "matched": ub["matched"], "poses": ub["poses"], "train_seconds": res["train_seconds"],
             "steps": res["steps"], "params": res["params"], "run": run.path,
             "wall_seconds": time.perf_counter() - start}
@@ -237,9 +243,12 @@ def reproduce_upper_bound(scale: str = "smoke", data_dir: str | None = None,
     run = create_run_dir(f"logocap-upper-bound-{scale}", config, out_root)
     rows_root = os.path.join(os.path.abspath(out_root), "rows", "logocap")
     done = run_rows(upper_bound_jobs(sc, seed, data_dir, rows_root), rows_root, sc.workers)
-    summary = {"scale": scale, "data": label, "scale_note": sc.note,
-               "rows": {name: done[f"upper-bound-{name}-{scale}"] for name in sc.rows}}
-    text = upper_bound_markdown(summary)
+    rows = {name: done[f"upper-bound-{name}-{scale}"] for name in sc.rows}
+    checks = [{"row": f"{name}, initial poses", **r["chance_check"]} for name, r in rows.items()
+              if "chance_check" in r]
+    summary = {"scale": scale, "data": label, "scale_note": sc.note, "rows": rows,
+               "chance_check": checks}
+    text = upper_bound_markdown(summary) + chance_section(checks)
     write_results(run, summary, text, {"upper_bound.png": lambda p: plot_upper_bound(summary, p)})
     print(text)
     return run.path

@@ -15,6 +15,7 @@ from logocap.bench import CONFIGS as BENCH_CONFIGS
 from logocap.reproduce import SCALES, SYNTHETIC, coco_markdown, upper_bound_jobs, write_synthetic
 from reprokit.experiment import (RowJob, Scale, get_scale, reproduction, run_rows, select_data,
                                  write_results)
+from reprokit.metrics.chance import chance_section
 from reprokit.viz import pyplot
 
 # Lazy imports below (inside functions) load TensorFlow: `repro list` imports this module
@@ -48,7 +49,8 @@ def _adaptation_row(row: str, config: dict) -> dict:
     at the three adaptation levels on the same weights, and of the untrained LOGO-CAP."""
     import keras
 
-    from logocap.train import LogocapConfig, build_model, detect, evaluate_detections, load_split, train
+    from logocap.train import (LogocapConfig, ap_margin, build_model, detect, evaluate_detections,
+                               load_split, train)
 
     base = {k: v for k, v in config["base_settings"].items() if k != "backbone"}
     spec = LogocapConfig(backbone=config["backbone"], data_dir=config["data_dir"], seed=config["seed"],
@@ -57,17 +59,20 @@ def _adaptation_row(row: str, config: dict) -> dict:
     run, model, res = train(spec, config["runs_root"], name=row, verbose=0)
     spec = spec.resolve()
     gt_path, data = load_split(spec, spec.val_split, spec.val_limit)
-    levels, timing = {}, {}
+    levels, timing, dets = {}, {}, {}
     for level in ("none", "partial", "full"):
         t = {}
-        levels[level] = evaluate_detections(gt_path, detect(model, data, spec.test_size, spec.flip_test, level, t))
+        dets[level] = detect(model, data, spec.test_size, spec.flip_test, level, t)
+        levels[level] = evaluate_detections(gt_path, dets[level])
         timing[level] = {k: v / max(len(data["images"]), 1) for k, v in t.items()}
     keras.utils.set_random_seed(spec.seed)
     untrained = build_model(spec, (None, None, 3))
-    chance = evaluate_detections(gt_path, detect(untrained, data, spec.test_size, spec.flip_test, "full"))
+    chance_dets = detect(untrained, data, spec.test_size, spec.flip_test, "full")
+    chance = evaluate_detections(gt_path, chance_dets)
     print(f"{row}: AP none {levels['none']['AP']:.3f}, partial {levels['partial']['AP']:.3f}, "
           f"full {levels['full']['AP']:.3f}, untrained {chance['AP']:.3f}", flush=True)
     return {"levels": levels, "untrained": chance, "timing": timing, "backbone": spec.backbone,
+            "chance_check": ap_margin(gt_path, dets["full"], chance_dets, seed=spec.seed),
             "size": spec.test_size, "train_seconds": res["train_seconds"], "steps": res["steps"],
             "params": res["params"], "run": run.path, "val_images": len(data["images"]),
             "wall_seconds": time.perf_counter() - start}
@@ -151,8 +156,11 @@ def reproduce_adaptation(scale: str = "smoke", data_dir: str | None = None, out_
         rows[name] = dict(done[f"adaptation-{name}-{scale}"])
         if name in starts:
             rows[name]["center_offset"] = starts[name]["initial"]
-    summary = {"scale": scale, "data": label, "scale_note": sc.note, "rows": rows}
-    text = adaptation_markdown(summary)
+    checks = [{"row": f"{name}, full adaptation", **r["chance_check"]} for name, r in rows.items()
+              if "chance_check" in r]
+    summary = {"scale": scale, "data": label, "scale_note": sc.note, "rows": rows,
+               "chance_check": checks}
+    text = adaptation_markdown(summary) + chance_section(checks)
     write_results(run, summary, text, {"adaptation.png": lambda p: plot_adaptation(summary, p)})
     print(text)
     return run.path

@@ -29,6 +29,7 @@ from reprokit.files import write_json_atomic
 from reprokit.schedules import StepDecayByEpoch
 from reprokit.spec import RunSpec, field
 from reprokit.bench import BenchCase
+from reprokit.metrics.chance import verdict
 from reprokit.training import create_run_dir, fit, make_optimizer, set_seed
 
 _LOG = logging.getLogger("reprokit.logocap")
@@ -176,6 +177,24 @@ def evaluate_detections(gt_path: str, detections: dict) -> dict:
     for image_id, (poses, scores) in detections.items():
         res += results_list([image_id] * len(poses), poses, scores)
     return coco_eval(gt_path, res, list(detections))
+
+
+def ap_margin(gt_path: str, detections: dict, chance: dict, halves: int = 20, seed: int = 0) -> dict:
+    """AP of ``detections`` against ``chance`` (both ``{image_id: (poses, scores)}``) on the same
+    images, with the margin in standard errors. AP is not a mean over images, so the standard
+    error is the delete-half jackknife's: the spread of the paired AP difference over ``halves``
+    random halves of the images (for a mean over n images, a random half's estimate varies
+    around the full one by the full estimate's standard error)."""
+    ids = sorted(detections)
+    rng = np.random.default_rng(seed)
+    diffs = []
+    for _ in range(halves):
+        half = set(rng.choice(ids, max(1, len(ids) // 2), replace=False).tolist())
+        diffs.append(evaluate_detections(gt_path, {i: detections[i] for i in ids if i in half})["AP"]
+                     - evaluate_detections(gt_path, {i: chance[i] for i in ids if i in half})["AP"])
+    return verdict(evaluate_detections(gt_path, detections)["AP"],
+                   evaluate_detections(gt_path, chance)["AP"], float(np.std(diffs, ddof=1)), True,
+                   "AP", len(ids))
 
 
 def train(cfg: LogocapConfig, runs_root: str = "runs", name: str | None = None, verbose="auto"):

@@ -6,6 +6,7 @@ in ``setup.py``; this module never imports them by name (docs/design.md, depende
 from __future__ import annotations
 
 import argparse
+import json
 import dataclasses
 import os
 import pickle
@@ -122,6 +123,13 @@ def demo_summary(done, out_root: str) -> str:
              "(demo scale: small models, short schedules, synthetic data)"]
     lines += [f"  {name:<{width}}  {seconds:5.0f} s  {os.path.join(out, 'results.md')}"
               for name, seconds, out in done]
+    checks = [(name, c) for name, _, out in done for c in _chance_checks(out)]
+    if checks:
+        lines.append("against chance (margin in standard errors; >= 3 counts as beating it):")
+        for name, c in checks:
+            word = "beats chance" if c["beats_chance"] else "does NOT beat chance at demo scale"
+            lines.append(f"  {name} {c['row']}: {c['metric']} {c['value']:.3f} vs {c['chance']:.3f}"
+                         f" ({c['margin_se']:+.1f} SE) {word}")
     lines += ["next:",
               f"  repro report {out_root}/*-demo -o report.md   (every table and plot in one file)",
               f"  repro run {done[0][0]} --scale smoke   (the whole table at toy size)",
@@ -145,6 +153,15 @@ def execution_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="train steps per call into the compiled step (default 1)")
     parser.set_defaults(_execution_options=True)
     return parser
+
+
+def _chance_checks(out: str) -> list[dict]:
+    """The ``chance_check`` records of a results directory's ``results.json`` (none if absent)."""
+    try:
+        with open(os.path.join(out, "results.json"), encoding="utf-8") as f:
+            return list(json.load(f).get("chance_check", []))
+    except (OSError, ValueError):
+        return []
 
 
 #: ``--format`` of every ``export`` command (the keys of ``reprokit.export.FORMATS``)

@@ -41,20 +41,23 @@ def evaluate_segmentation(model, records: dict, network: str, num_classes: int =
             (``"samples"``: a list of ``(gt, pred)``) for qualitative figures.
 
     Returns:
-        ``reprokit.metrics.segmentation.segmentation_report`` of the matrix plus ``"confusion"``
-        and, with ``group_table`` (e.g. ``labels.TO_THESIS13``), ``"groups"``: the report of the
+        ``reprokit.metrics.segmentation.segmentation_report`` of the matrix plus ``"confusion"``,
+        ``"image_confusion"`` (one matrix per image: the units of the chance margin) and, with ``group_table`` (e.g. ``labels.TO_THESIS13``), ``"groups"``: the report of the
         merged matrix.
     """
-    cm = np.zeros((num_classes, num_classes), np.int64)
+    per_image = []
     samples = []
     for x, y in segmentation_dataset(records, network, batch_size, training=False, seed=None):
         pred = predict_labels(model, x, network, tuple(y.shape[1:3]), output)
-        cm += confusion_matrix(y.numpy(), pred, num_classes, IGNORE_LABEL)
         for g, p in zip(y.numpy(), pred):
+            per_image.append(confusion_matrix(g[None], p[None], num_classes, IGNORE_LABEL))
             if len(samples) < keep:
                 samples.append((g, p))
+    per_image = np.asarray(per_image, np.int64).reshape(-1, num_classes, num_classes)
+    cm = per_image.sum(0)
     report = segmentation_report(cm)
     report["confusion"] = cm
+    report["image_confusion"] = per_image
     if group_table is not None:
         report["groups"] = segmentation_report(merge_confusion(cm, group_table))
     if keep:

@@ -42,6 +42,7 @@ import numpy as np
 from reprokit.errors import ConfigError
 from reprokit.experiment import (RowJob, Scale, full_size_params, get_scale, reproduction,
                                  run_rows, write_results)
+from reprokit.metrics.chance import chance_section
 from reprokit.metrics.segmentation import segmentation_report
 from reprokit.viz import pyplot
 from segmentation.tables import _G13, ROWS, TABLES, Table
@@ -200,15 +201,17 @@ def reproduce(table: str = "table1", scale: str = "smoke", data_dir: str | None 
                    _train_row, _cost(r)) for r in rows]
     done = run_rows(jobs, rows_root, workers or sc.workers)
     results = {r: done[f"{r}-{scale}"] for r in rows}
+    checks = [{"row": r, **res["chance_check"]} for r, res in results.items()
+              if "chance_check" in res]
     summary = {"tables": list(names), "scale": scale, "data": data_label, "rows": results,
-               "scale_note": sc.note}
+               "scale_note": sc.note, "chance_check": checks}
     md = [tables_markdown(summary, t) for t in names]
     for r, res in results.items():
         for fig in ("confusion", "overlays"):
             src = os.path.join(res["run"], f"{fig}.png")
             if os.path.exists(src):
                 shutil.copyfile(src, run.file(f"{r}_{fig}.png"))
-    text = "\n\n".join(md) + "\n\n" + figures_markdown(results)
+    text = "\n\n".join(md) + "\n" + chance_section(checks) + "\n" + figures_markdown(results)
     write_results(run, summary, text, {"tables.png": lambda p: plot_tables(summary, names, p)})
     print("\n\n".join(md))
     return run.path
@@ -268,7 +271,8 @@ def tables_markdown(summary: dict, table: str) -> str:
             lines.append("| " + " | ".join(cells) + " |")
     if summary["scale"] != "paper":
         lines += ["", "Smoke/demo scale: tiny schedules on synthetic frames; the numbers show that "
-                  "the path runs and learns, not the thesis' values."]
+                  "the path runs, not the thesis' values; whether each row beats chance is "
+                  "below."]
     return "\n".join(lines)
 
 

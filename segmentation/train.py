@@ -15,6 +15,8 @@ import keras
 import numpy as np
 
 from reprokit.callbacks import PeriodicValidation
+from reprokit.metrics.chance import bootstrap_margin
+from reprokit.metrics.segmentation import segmentation_report
 from reprokit.training import add_weight_decay, create_run_dir, find_run, fit, set_seed
 from segmentation.data import read_extracted
 from segmentation.evaluate import evaluate_segmentation, report_to_json, results_markdown, write_run_figures
@@ -39,6 +41,16 @@ def compute_class_weights(train_dir: str, method: str) -> np.ndarray:
         with open(path, "w", encoding="utf-8") as f:
             json.dump({"counts": counts.tolist(), "present_pixels": present.tolist()}, f)
     return class_weights(counts, method, present)
+
+
+def background_margin(image_confusion) -> dict:
+    """mIoU (percent) against predicting background everywhere on the same images, with the
+    paired bootstrap standard error (:func:`reprokit.metrics.chance.bootstrap_margin`)."""
+    cms = np.asarray(image_confusion)
+    background = np.zeros_like(cms)
+    background[:, :, 0] = cms.sum(2)
+    return bootstrap_margin(cms, background, lambda cm: 100 * segmentation_report(cm)["mIoU"],
+                            "mIoU (%)")
 
 
 def train_segmentation(cfg: SegTrainConfig, runs_root: str = "runs", name: str | None = None,
@@ -102,6 +114,7 @@ def train_segmentation(cfg: SegTrainConfig, runs_root: str = "runs", name: str |
     report = evaluate_segmentation(model, eval_rec, spec.network, group_table=TO_THESIS13,
                                    output=seg_output, keep=overlays)
     results = report_to_json(report)
+    results["chance_check"] = background_margin(report["image_confusion"])
     results.update({"train_seconds": seconds, "steps": int(model.optimizer.iterations.numpy()),
                     "params": int(model.count_params()), "eval_split": spec.eval_split,
                     "eval_frames": len(eval_rec["image_path"]),

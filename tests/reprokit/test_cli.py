@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -34,6 +35,20 @@ def test_demo_runs_every_registered_reproduction_at_demo_scale(capsys, monkeypat
     assert cli.main(["run", "pkg.table2", "--scale", "demo"]) == 0 and calls[-1] == ("t2", "demo")
     assert cli.main(["run", "pkg.table1", "--scale", "paper", "--data-dir", "/data"]) == 0
     assert calls[-1] == ("paper", "/data", "runs")
+
+
+def test_demo_summary_reports_each_row_against_chance(tmp_path):
+    from reprokit.metrics.chance import chance_margin
+
+    out = tmp_path / "pkg-demo"
+    out.mkdir()
+    good = {"row": "a", **chance_margin([0.9, 0.8, 0.85, 0.95], [0.1, 0.2, 0.1, 0.15], "PCK")}
+    flat = {"row": "b", **chance_margin([0.5, 0.2, 0.4, 0.3], [0.4, 0.3, 0.3, 0.4], "PCK")}
+    (out / "results.json").write_text(json.dumps({"chance_check": [good, flat]}))
+    text = cli.demo_summary([("pkg.table1", 3.0, str(out))], str(tmp_path))
+    line = next(l for l in text.splitlines() if "pkg.table1 a:" in l)
+    assert "PCK 0.875 vs 0.138" in line and line.endswith(" beats chance")
+    assert "b: PCK 0.350 vs 0.350 (+0.0 SE) does NOT beat chance at demo scale" in text
 
 
 def test_unknown_reproduction_lists_the_valid_ones(monkeypatch, capsys):
