@@ -13,7 +13,8 @@ Scales:
 ``smoke``: synthetic STB (hand figures in the STB layout), width 1/4, 128 x 128 crops (noise
 scaled with the crop), 800 iterations with lr 1e-3 / 1e-4 / 1e-5 at 2/3 and 5/6 of the run
 (the paper's 1e-4 would not move a fresh network in so few steps). ``demo``: width 1/8,
-64 x 64 crops, 300 iterations, S-train only; it checks that the path runs, nothing more.
+64 x 64 crops, 600 iterations, S-train only (300 left both models at the mean pose's error;
+600 beat it by 7.4 and 4.6 standard errors, original / mixed, 2026-12-01).
 
 Deviations / assumptions: the paper does not say how S-train* was built beyond "noise
 augmented"; we add one Gaussian-noise (sigma 10) and one salt-and-pepper (2 %) copy of every
@@ -46,9 +47,9 @@ SMOKE = {"width": 0.25, "crop_size": 128, "steps": 800, "batch_size": 8,
 MODELS = {"original": "conv", "mixed": "separable"}
 _ROWS = tuple(f"{t}/{m}" for t in ("S-train", "S-train*") for m in MODELS)
 SCALES = {
-    "demo": Scale("demo", {**SMOKE, "width": 0.125, "crop_size": 64, "steps": 300,
-                           "boundaries": (200, 250), "center_noise": 5.0, "uv_noise": 0.6},
-                  _ROWS[:2], 2, "width 1/8, 64 x 64 crops, 300 iterations, S-train only"),
+    "demo": Scale("demo", {**SMOKE, "width": 0.125, "crop_size": 64, "steps": 600,
+                           "boundaries": (400, 500), "center_noise": 5.0, "uv_noise": 0.6},
+                  _ROWS[:2], 2, "width 1/8, 64 x 64 crops, 600 iterations, S-train only"),
     "smoke": Scale("smoke", SMOKE, _ROWS, 2, "width 1/4, 128 x 128 crops, 800 iterations at "
                                             "lr 1e-3 / 1e-4 / 1e-5, synthetic STB"),
     "paper": Scale("paper", {}, _ROWS, 1, "hand3d's PoseNet schedule (30k iterations, batch 8)"),
