@@ -18,7 +18,7 @@ def suite_markdown(results: dict, command: str) -> str:
     lines = [f"Measured {m['date']} on {m['cpus']} CPUs ({m['processor']}, {m['platform']}, "
              f"Python {m['python']}), every model in a fresh process, one run "
              f"({results['wall_s'] / 60:.1f} min). Command: `{command}`.", "",
-             "| model | params | import s | first step s | train step s (batch) | latency batch 1 ms "
+             "| model | trainable params | import s | first step s | train step s (batch) | latency batch 1 ms "
              "| throughput img/s (batch) |", "|---|---:|---:|---:|---:|---:|---:|"]
     for r in results["cases"]:
         lines.append(f"| {r['name']}: {r['title']} | {r['params']:,} | {r['import_s']:.1f} | "
