@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from reprokit.bench import BenchCase
 
+# Lazy imports below (inside functions) load TensorFlow: the entry points of `reprokit.bench`
+# are read without it.
+
 
 def _make(batch: int):
     import numpy as np     # lazy: entry points load without TensorFlow

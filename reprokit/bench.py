@@ -22,6 +22,7 @@ import argparse
 import dataclasses
 import json
 import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -262,7 +263,6 @@ def _cmd_suite(args) -> int:
 
 
 def _machine() -> dict:
-    import platform
     return {"cpus": os.cpu_count(), "platform": platform.platform(),
             "processor": platform.processor() or platform.machine(),
             "python": platform.python_version(), "date": time.strftime("%Y-%m-%d")}
