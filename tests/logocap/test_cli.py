@@ -104,6 +104,7 @@ def test_upper_bound_reproduction_caches_its_row(tmp_path, monkeypatch):
     assert os.path.getsize(os.path.join(out, "upper_bound.png")) > 0
     result = json.load(open(os.path.join(out, "results.json")))["rows"]["smoke"]
     assert result["steps"] == 2 and result["upper_bound"]["AP"] >= result["initial"]["AP"] - 1e-9
+    assert "Against chance" in text and "smoke, initial poses: AP" in text
     again = rp.reproduce_upper_bound("demo", None, str(tmp_path))    # the row is cached
     assert json.load(open(os.path.join(again, "results.json")))["rows"]["smoke"] == result
 
@@ -158,3 +159,26 @@ def test_perfect_outputs_through_the_test_protocol_give_ap_1(tmp_path):
     # quarter of their AP (measured 0.724); the default, as the reference
     faithful = evaluate_detections(path, detections[False])["AP"]
     assert 0.6 < faithful < 0.9
+
+
+def test_ap_margin_pairs_the_images_of_model_and_chance(tmp_path):
+    from logocap.data import read_coco_keypoints
+    from logocap.synthetic import write_synthetic_coco
+    from logocap.train import ap_margin
+
+    gt = write_synthetic_coco(str(tmp_path), "val", 12, seed=3)
+    data = read_coco_keypoints(gt)
+    perfect, noisy, empty = {}, {}, {}
+    rng = np.random.default_rng(0)
+    for rec in data["images"]:
+        people = [k[:, :2] for k, crowd, n in zip(rec["keypoints"], rec["iscrowd"],
+                                                   rec["num_keypoints"]) if not crowd and n > 0]
+        poses = np.asarray(people, np.float64).reshape(-1, 17, 2)
+        perfect[rec["image_id"]] = (poses, np.ones(len(poses)))
+        noisy[rec["image_id"]] = (poses + rng.normal(0, 40, poses.shape), np.ones(len(poses)))
+        empty[rec["image_id"]] = (np.zeros((0, 17, 2)), np.zeros(0))
+    good = ap_margin(gt, perfect, empty)
+    assert good["value"] == pytest.approx(1.0) and good["chance"] == 0.0
+    assert good["units"] == 12 and good["beats_chance"]
+    same = ap_margin(gt, noisy, noisy)
+    assert same["difference"] == 0.0 and not same["beats_chance"]
