@@ -15,7 +15,7 @@ from logocap.bench import CONFIGS as BENCH_CONFIGS
 from logocap.reproduce import SCALES, SYNTHETIC, coco_markdown, upper_bound_jobs, write_synthetic
 from reprokit.experiment import (RowJob, Scale, get_scale, reproduction, run_rows, select_data,
                                  write_results)
-from reprokit.metrics.chance import chance_section
+from reprokit.metrics.chance import chance_section, row_checks
 from reprokit.viz import pyplot
 
 # Lazy imports below (inside functions) load TensorFlow: `repro list` imports this module
@@ -156,8 +156,7 @@ def reproduce_adaptation(scale: str = "smoke", data_dir: str | None = None, out_
         rows[name] = dict(done[f"adaptation-{name}-{scale}"])
         if name in starts:
             rows[name]["center_offset"] = starts[name]["initial"]
-    checks = [{"row": f"{name}, full adaptation", **r["chance_check"]} for name, r in rows.items()
-              if "chance_check" in r]
+    checks = row_checks(rows, ", full adaptation")
     summary = {"scale": scale, "data": label, "scale_note": sc.note, "rows": rows,
                "chance_check": checks}
     text = adaptation_markdown(summary) + chance_section(checks)

@@ -43,7 +43,7 @@ import numpy as np
 from reprokit.errors import ConfigError
 from reprokit.experiment import (RowJob, Scale, full_size_params, get_scale, reproduction,
                                  run_rows, write_results)
-from reprokit.metrics.chance import chance_section
+from reprokit.metrics.chance import chance_section, row_checks
 from reprokit.metrics.segmentation import segmentation_report
 from reprokit.viz import pyplot
 from segmentation.tables import _G13, ROWS, TABLES, Table
@@ -206,8 +206,7 @@ def reproduce(table: str = "table1", scale: str = "smoke", data_dir: str | None 
                    _train_row, _cost(r)) for r in rows]
     done = run_rows(jobs, rows_root, workers or sc.workers)
     results = {r: done[f"{r}-{scale}"] for r in rows}
-    checks = [{"row": r, **res["chance_check"]} for r, res in results.items()
-              if "chance_check" in res]
+    checks = row_checks(results)
     summary = {"tables": list(names), "scale": scale, "data": data_label, "rows": results,
                "scale_note": sc.note, "chance_check": checks}
     md = [tables_markdown(summary, t) for t in names]

@@ -78,6 +78,13 @@ def margin_line(v: dict) -> str:
             f"(threshold {MIN_MARGIN:g})")
 
 
+def row_checks(rows: dict, suffix: str = "") -> list[dict]:
+    """``[{"row": name + suffix, **verdict}]`` for the rows whose results carry a
+    ``chance_check`` (what a reproduction's ``results.json`` lists and ``repro demo`` prints)."""
+    return [{"row": f"{name}{suffix}", **r["chance_check"]} for name, r in rows.items()
+            if "chance_check" in r]
+
+
 def chance_section(checks: list[dict]) -> str:
     """Markdown: one line per row (``{"row": ..., **verdict}``) with its margin and verdict."""
     if not checks:
@@ -88,4 +95,4 @@ def chance_section(checks: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["chance_section", "verdict", "MIN_MARGIN", "binomial_margin", "bootstrap_margin", "chance_margin", "margin_line"]
+__all__ = ["row_checks", "chance_section", "verdict", "MIN_MARGIN", "binomial_margin", "bootstrap_margin", "chance_margin", "margin_line"]
