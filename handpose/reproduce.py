@@ -33,7 +33,7 @@ from handpose.corruptions import corruption_sets, gaussian_noise, salt_and_peppe
 from handpose.presets import TABLE4, TABLE4_ROWS
 from reprokit.experiment import (RowJob, Scale, full_size_params, get_scale, reproduction,
                                  run_rows, select_data, write_results)
-from reprokit.metrics.chance import chance_margin, chance_section
+from reprokit.metrics.chance import chance_margin
 from reprokit.metrics.keypoints import epe_auc
 from reprokit.viz import pyplot
 
@@ -214,9 +214,8 @@ def reproduce_table4(scale: str = "smoke", data_dir: str | None = None, out_root
               for row, r in results.items() if "clean_frame_epe" in r]
     summary = {"scale": scale, "data": label, "models": results, "chance": chance,
                "scale_note": sc.note, "chance_check": checks}
-    text = table4_markdown(summary)
-    write_results(run, summary, text, {"pck_curves.png": lambda p: plot_pck(summary, p)})
-    print(text)
+    write_results(run, summary, table4_markdown(summary),
+                  {"pck_curves.png": lambda p: plot_pck(summary, p)}, echo=True)
     return run.path
 
 
@@ -256,7 +255,7 @@ def table4_markdown(summary: dict) -> str:
         full = row["full_size_params"]
         lines.append(f"- {key}: {full['trainable']:,} / {full['total']:,} parameters "
                      f"({row['trained_params']:,} trained), {row['train_seconds']:.0f} s")
-    return "\n".join(lines) + "\n" + chance_section(summary.get("chance_check", []))
+    return "\n".join(lines) + "\n"
 
 
 def plot_pck(summary: dict, path: str):

@@ -39,7 +39,7 @@ import numpy as np
 from hourglass.presets import GROUPS, TABLE1, TABLE1_PRESETS, get_preset
 from reprokit.experiment import (RowJob, Scale, full_size_params, get_scale, reproduction,
                                  run_rows, select_data, write_results)
-from reprokit.metrics.chance import binomial_margin, chance_section
+from reprokit.metrics.chance import binomial_margin
 from reprokit.viz import pyplot
 
 # Lazy imports below (inside functions) are the TensorFlow-loading modules: `repro list`
@@ -133,10 +133,9 @@ def reproduce_table1(scale: str = "smoke", data_dir: str | None = None, out_root
                                            "PCKh Mean")} for n, r in results.items()]
     summary = {"scale": scale, "data": data_label, "variant": "bearpaw", "rows": results,
                "mean_pose": chance, "scale_note": sc.note, "chance_check": checks}
-    text = table1_markdown(summary)
-    write_results(run, summary, text, {"table1.png": lambda p: plot_table1(summary, p),
-                                       "pckh_curves.png": lambda p: _plot_all_curves(results, p, chance)})
-    print(text)
+    write_results(run, summary, table1_markdown(summary),
+                  {"table1.png": lambda p: plot_table1(summary, p),
+                   "pckh_curves.png": lambda p: _plot_all_curves(results, p, chance)}, echo=True)
     return run.path
 
 
@@ -174,7 +173,7 @@ def table1_markdown(summary: dict) -> str:
     notes = [p for p in (get_preset(n) for n in rows) if p.note]
     if notes:
         lines += ["", "Notes:"] + [f"- {p.title}: {p.note}" for p in notes]
-    return "\n".join(lines) + "\n" + chance_section(summary.get("chance_check", []))
+    return "\n".join(lines) + "\n"
 
 
 def plot_table1(summary: dict, path: str):

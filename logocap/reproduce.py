@@ -24,7 +24,7 @@ import time
 
 from reprokit.experiment import (RowJob, Scale, get_scale, reproduction, run_rows, select_data,
                                  write_results)
-from reprokit.metrics.chance import chance_section, row_checks
+from reprokit.metrics.chance import row_checks
 from reprokit.viz import pyplot
 
 # Lazy imports below (inside functions) load TensorFlow: `repro list` imports this module
@@ -244,12 +244,10 @@ def reproduce_upper_bound(scale: str = "smoke", data_dir: str | None = None,
     rows_root = os.path.join(os.path.abspath(out_root), "rows", "logocap")
     done = run_rows(upper_bound_jobs(sc, seed, data_dir, rows_root), rows_root, sc.workers)
     rows = {name: done[f"upper-bound-{name}-{scale}"] for name in sc.rows}
-    checks = row_checks(rows, ", initial poses")
     summary = {"scale": scale, "data": label, "scale_note": sc.note, "rows": rows,
-               "chance_check": checks}
-    text = upper_bound_markdown(summary) + chance_section(checks)
-    write_results(run, summary, text, {"upper_bound.png": lambda p: plot_upper_bound(summary, p)})
-    print(text)
+               "chance_check": row_checks(rows, ", initial poses")}
+    write_results(run, summary, upper_bound_markdown(summary),
+                  {"upper_bound.png": lambda p: plot_upper_bound(summary, p)}, echo=True)
     return run.path
 
 

@@ -15,7 +15,7 @@ from logocap.bench import CONFIGS as BENCH_CONFIGS
 from logocap.reproduce import SCALES, SYNTHETIC, coco_markdown, upper_bound_jobs, write_synthetic
 from reprokit.experiment import (RowJob, Scale, get_scale, reproduction, run_rows, select_data,
                                  write_results)
-from reprokit.metrics.chance import chance_section, row_checks
+from reprokit.metrics.chance import row_checks
 from reprokit.viz import pyplot
 
 # Lazy imports below (inside functions) load TensorFlow: `repro list` imports this module
@@ -156,12 +156,10 @@ def reproduce_adaptation(scale: str = "smoke", data_dir: str | None = None, out_
         rows[name] = dict(done[f"adaptation-{name}-{scale}"])
         if name in starts:
             rows[name]["center_offset"] = starts[name]["initial"]
-    checks = row_checks(rows, ", full adaptation")
     summary = {"scale": scale, "data": label, "scale_note": sc.note, "rows": rows,
-               "chance_check": checks}
-    text = adaptation_markdown(summary) + chance_section(checks)
-    write_results(run, summary, text, {"adaptation.png": lambda p: plot_adaptation(summary, p)})
-    print(text)
+               "chance_check": row_checks(rows, ", full adaptation")}
+    write_results(run, summary, adaptation_markdown(summary),
+                  {"adaptation.png": lambda p: plot_adaptation(summary, p)}, echo=True)
     return run.path
 
 

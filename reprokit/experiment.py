@@ -19,6 +19,7 @@ from typing import Callable, Mapping, Sequence
 
 from reprokit.cli import Reproduction
 from reprokit.files import write_json_atomic
+from reprokit.metrics.chance import chance_section
 from reprokit.jobs import map_jobs
 
 SCALE_NAMES = ("demo", "smoke", "paper")
@@ -162,15 +163,23 @@ def select_data(data_dir: str | None, write_synthetic: Callable[[], str], synthe
     return data_dir, f"{real_label} at {data_dir}"
 
 
-def write_results(run, summary: dict, markdown: str, figures: Mapping[str, Callable] = ()) -> str:
+def write_results(run, summary: dict, markdown: str, figures: Mapping[str, Callable] = (),
+                  echo: bool = False) -> str:
     """``results.json`` (atomically), ``results.md`` and each figure ``fn(path)`` into the run
-    directory; marks the run finished and returns its path."""
+    directory; marks the run finished and returns its path.
+
+    A ``summary["chance_check"]`` list (one :mod:`reprokit.metrics.chance` verdict per row) is
+    appended to the markdown as the "Against chance" section, in one place for every
+    reproduction; ``echo`` also prints the markdown."""
+    markdown = markdown.rstrip("\n") + "\n" + chance_section(summary.get("chance_check", []))
     write_json_atomic(run.file("results.json"), summary)
     with open(run.file("results.md"), "w", encoding="utf-8") as f:
         f.write(markdown)
     for name, fn in dict(figures).items():
         fn(run.file(name))
     run.mark_finished()
+    if echo:
+        print(markdown)
     return run.path
 
 

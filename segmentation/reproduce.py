@@ -43,7 +43,7 @@ import numpy as np
 from reprokit.errors import ConfigError
 from reprokit.experiment import (RowJob, Scale, full_size_params, get_scale, reproduction,
                                  run_rows, write_results)
-from reprokit.metrics.chance import chance_section, row_checks
+from reprokit.metrics.chance import row_checks
 from reprokit.metrics.segmentation import segmentation_report
 from reprokit.viz import pyplot
 from segmentation.tables import _G13, ROWS, TABLES, Table
@@ -206,16 +206,15 @@ def reproduce(table: str = "table1", scale: str = "smoke", data_dir: str | None 
                    _train_row, _cost(r)) for r in rows]
     done = run_rows(jobs, rows_root, workers or sc.workers)
     results = {r: done[f"{r}-{scale}"] for r in rows}
-    checks = row_checks(results)
     summary = {"tables": list(names), "scale": scale, "data": data_label, "rows": results,
-               "scale_note": sc.note, "chance_check": checks}
+               "scale_note": sc.note, "chance_check": row_checks(results)}
     md = [tables_markdown(summary, t) for t in names]
     for r, res in results.items():
         for fig in ("confusion", "overlays"):
             src = os.path.join(res["run"], f"{fig}.png")
             if os.path.exists(src):
                 shutil.copyfile(src, run.file(f"{r}_{fig}.png"))
-    text = "\n\n".join(md) + "\n" + chance_section(checks) + "\n" + figures_markdown(results)
+    text = "\n\n".join(md) + "\n\n" + figures_markdown(results)
     write_results(run, summary, text, {"tables.png": lambda p: plot_tables(summary, names, p)})
     print("\n\n".join(md))
     return run.path
