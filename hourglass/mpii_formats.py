@@ -73,13 +73,42 @@ def _table(image_dir, names, keypoints, annotated, visible, center, scale, head_
     }
 
 
+def _mat5_truncation(path) -> str | None:
+    """Why a MATLAB v5 file is cut short, or None: ``scipy.io.loadmat`` silently returns the
+    variables before a cut, so the top-level elements (8-byte tag + data padded to 8 bytes,
+    compressed ones unpadded) must end exactly at the end of the file. Not v5: left to scipy."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < 128 or data[126:128] not in (b"IM", b"MI"):
+        return None
+    endian = "<" if data[126:128] == b"IM" else ">"
+    pos = 128
+    while pos < len(data):
+        if len(data) - pos < 8:
+            return f"{len(data) - pos} stray bytes after the last variable at byte {pos}"
+        kind, size = np.frombuffer(data[pos:pos + 8], f"{endian}u4")
+        if kind >> 16:                                  # small data element: 8 bytes in all
+            pos += 8
+            continue
+        end = pos + 8 + int(size) + (0 if kind == 15 else (-int(size)) % 8)
+        if end > len(data):
+            return (f"the variable at byte {pos} needs {end - pos} bytes, the file ends after "
+                    f"{len(data) - pos}")
+        pos = end
+    return None
+
+
 def _loadmat(path, **kw):
-    """``scipy.io.loadmat`` with damaged files reported as :class:`MPIIFormatError`."""
+    """``scipy.io.loadmat`` with damaged files reported as :class:`MPIIFormatError` (truncated
+    files included, which scipy may read partly without an error: :func:`_mat5_truncation`)."""
     try:
-        return loadmat(path, **kw)
+        why = _mat5_truncation(path)
+        if why is None:
+            return loadmat(path, **kw)
     except Exception as err:       # scipy raises several types for damaged files
         raise MPIIFormatError(path, f"not a readable MATLAB file ({type(err).__name__}: {err}); "
                               "truncated?") from err
+    raise MPIIFormatError(path, f"truncated MATLAB file: {why}")
 
 
 # ------------------------------------------------------------------------------- h5
@@ -290,22 +319,24 @@ def read_detections(path: str) -> dict:
     """Read bearpaw's ``detections_our_format.mat`` (the Tompson validation people).
 
     Returns a dict with ``head_size`` (N,) = 0.6 x head-box diagonal from ``headboxes_src``
-    (2, 2, N), ``annotated`` (N, 16) from ``jnt_missing`` (16, N), ``keypoints`` (N, 16, 2)
+    (2, 2, N), ``annotated`` (N, 16) from ``jnt_missing`` (16, N) (both required),
+    ``keypoints`` (N, 16, 2)
     from ``pos_gt_src`` (16, 2, N) when present, and ``RELEASE_img_index`` /
     ``RELEASE_person_index`` when present.
     """
     mat = _loadmat(path)
-    if "headboxes_src" not in mat:
-        raise MPIIFormatError(f"{path}: no 'headboxes_src' (found "
-                              f"{sorted(k for k in mat if not k.startswith('__'))})")
+    for key in ("headboxes_src", "jnt_missing"):     # both in bearpaw's file and ours
+        if key not in mat:
+            raise MPIIFormatError(f"{path}: no {key!r} (found "
+                                  f"{sorted(k for k in mat if not k.startswith('__'))}; "
+                                  "a file cut between two variables looks like this)")
     boxes = np.asarray(mat["headboxes_src"], np.float64)
     if boxes.ndim != 3 or boxes.shape[:2] != (2, 2):
         raise MPIIFormatError(f"{path}: 'headboxes_src' has shape {boxes.shape}, expected (2, 2, N)")
     n = boxes.shape[2]
     # headboxes_src[:, :, i] = [[x1, y1], [x2, y2]]
-    out = {"head_size": head_size_from_boxes(boxes.transpose(2, 0, 1).reshape(n, 4))}
-    if "jnt_missing" in mat:
-        out["annotated"] = 1.0 - np.asarray(mat["jnt_missing"], np.float64).T
+    out = {"head_size": head_size_from_boxes(boxes.transpose(2, 0, 1).reshape(n, 4)),
+           "annotated": 1.0 - np.asarray(mat["jnt_missing"], np.float64).T}
     if "pos_gt_src" in mat:
         out["keypoints"] = np.asarray(mat["pos_gt_src"], np.float64).transpose(2, 0, 1)
     for key in ("RELEASE_img_index", "RELEASE_person_index"):

@@ -13,7 +13,7 @@ import pickle
 import h5py
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from scipy.io import savemat
 
@@ -145,6 +145,8 @@ def test_mpii_json_with_15_joints_names_entry_key_and_shapes(tmp_path):
 
 @SETTINGS
 @given(cut=st.floats(0.0, 0.99))
+@example(cut=0.365234375)     # exactly after the first variable: scipy reads it without an error
+@example(cut=0.6)             # inside the second variable: scipy drops it without an error
 def test_truncated_detections_mat_is_named(tmp_path_factory, cut):
     from hourglass.data import read_detections
 
