@@ -12,6 +12,8 @@ import math
 import keras
 from keras import layers
 
+from reprokit.layers import FusedBatchNormalization
+
 # BatchNorm as in PyTorch: momentum 0.1 (Keras 0.9), eps 1e-5 (docs/reference/hourglass.md §7).
 BN_MOMENTUM = 0.9
 BN_EPSILON = 1e-5
@@ -78,7 +80,7 @@ def separable(x, filters: int, name: str, dilation: int = 1, dw_bias: bool | Non
 
 
 def bn_relu(x, name: str):
-    x = layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+    x = FusedBatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x)
 
 

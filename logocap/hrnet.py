@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from reprokit.layers import FusedBatchNormalization
 from reprokit.weights import assign_weights, load_state_dict
 
 #: timm ``cfg_cls`` of the two backbones the supplement uses: stage -> (modules, block, blocks
@@ -60,7 +61,7 @@ def _conv(x, filters, kernel, stride, name):
 
 
 def _bn(x, name, relu=False):
-    x = layers.BatchNormalization(name=name, **BN)(x)
+    x = FusedBatchNormalization(name=name, **BN)(x)
     return layers.ReLU(name=f"{name}.relu")(x) if relu else x
 
 

@@ -22,6 +22,7 @@ from hourglass.model import build_stacked_hourglass
 from logocap.adaptation_train import LogocapModel
 from logocap.cmp import ConvMessagePassing
 from logocap.hrnet import build_hrnet, upsample_concat
+from reprokit.layers import FusedBatchNormalization
 
 NUM_KEYPOINTS = 17
 #: ImageNet RGB statistics (the reference's ``T.Normalize``; timm's HRNet was trained on them).
@@ -53,7 +54,7 @@ def _backbone(inp, backbone, hourglass_kwargs):
 
 def _head(x, hidden, out, name):
     x = layers.Conv2D(hidden, 1, use_bias=False, name=f"{name}.conv")(x)
-    x = layers.BatchNormalization(name=f"{name}.bn", **BN)(x)
+    x = FusedBatchNormalization(name=f"{name}.bn", **BN)(x)
     x = layers.ReLU(name=f"{name}.relu")(x)
     return layers.Conv2D(out, 1, name=f"{name}.out")(x)
 
@@ -68,7 +69,7 @@ def heads(feat, backbone: str, embedding: int = 0) -> dict:
                _head(feat, OFFSET_HIDDEN, 2 * NUM_KEYPOINTS, "offset_head"))}
     if embedding:
         x = layers.Conv2D(embedding, 1, use_bias=False, name="embedding_head.conv")(feat)
-        x = layers.BatchNormalization(name="embedding_head.bn", **BN)(x)
+        x = FusedBatchNormalization(name="embedding_head.bn", **BN)(x)
         out["embedding"] = layers.ReLU(name="embedding")(x)
     return out
 

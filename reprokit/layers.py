@@ -5,8 +5,56 @@ import keras
 import tensorflow as tf
 
 
+def fused_training_moments(x, gamma=None, beta=None, epsilon: float = 1e-3):
+    """Batch normalisation of a channels-last rank-4 float32 ``x`` with its own batch statistics,
+    in one ``FusedBatchNormV3`` kernel (and one gradient kernel): ``(output, mean, variance)``.
+
+    The maths of Keras 3's ``BatchNormalization`` in training: ``(x - mean) / sqrt(var + eps)
+    * gamma + beta`` with the biased batch variance, which is also the variance returned (the
+    kernel returns the Bessel-corrected one; it is rescaled by ``(n - 1) / n``). Keras 3 builds
+    the same from ~15 separate ops per layer and ~40 in the gradient (issue 18: the hourglass
+    training step 0.81x and its first step 0.71x with this kernel; docs/performance.md).
+    """
+    c = int(x.shape[-1])
+    scale = tf.ones([c], tf.float32) if gamma is None else tf.cast(gamma, tf.float32)
+    offset = tf.zeros([c], tf.float32) if beta is None else tf.cast(beta, tf.float32)
+    y, mean, var, *_ = tf.raw_ops.FusedBatchNormV3(
+        x=x, scale=scale, offset=offset, mean=tf.zeros([0], tf.float32),
+        variance=tf.zeros([0], tf.float32), epsilon=epsilon, exponential_avg_factor=1.0,
+        data_format="NHWC", is_training=True)
+    n = tf.cast(tf.size(x, out_type=tf.int64) // c, tf.float32)
+    # n = 1: the kernel's variance is 0 / 0; Keras's biased one is 0
+    return y, mean, tf.math.multiply_no_nan(var, (n - 1.0) / tf.maximum(n, 1.0))
+
+
+def fusable(layer, inputs, mask=None) -> bool:
+    """Whether a BatchNormalization ``layer`` can normalise ``inputs`` with
+    :func:`fused_training_moments`: rank 4, channels last, no mask, no renorm, not synchronized."""
+    rank = inputs.shape.rank
+    return (rank == 4 and layer.axis in (-1, 3) and mask is None
+            and not getattr(layer, "renorm", False) and not getattr(layer, "synchronized", False))
+
+
 @keras.saving.register_keras_serializable(package="reprokit")
-class SwitchableBatchNormalization(keras.layers.BatchNormalization):
+class FusedBatchNormalization(keras.layers.BatchNormalization):
+    """``keras.layers.BatchNormalization`` (same arguments, weights and results) that trains
+    rank-4 channels-last inputs through one fused kernel (:func:`fused_training_moments`);
+    inference and every other case are Keras's own code."""
+
+    def call(self, inputs, training=None, mask=None):
+        if not (training and self.trainable and fusable(self, inputs, mask)):
+            return super().call(inputs, training=training, mask=mask)
+        x = tf.cast(inputs, tf.float32)    # as Keras: float16 / bfloat16 inputs upcast
+        out, mean, var = fused_training_moments(x, self.gamma if self.scale else None,
+                                                self.beta if self.center else None, self.epsilon)
+        m = self.momentum
+        self.moving_mean.assign(self.moving_mean * m + mean * (1.0 - m))
+        self.moving_variance.assign(self.moving_variance * m + var * (1.0 - m))
+        return tf.cast(out, inputs.dtype)
+
+
+@keras.saving.register_keras_serializable(package="reprokit")
+class SwitchableBatchNormalization(FusedBatchNormalization):
     """BatchNorm with the two run-time switches of hellochick/ICNet-tensorflow ``network.py``.
 
     ``update_moving_stats``: while training, whether the moving mean/variance are updated.
@@ -52,8 +100,13 @@ class SwitchableBatchNormalization(keras.layers.BatchNormalization):
             gamma = tf.where(affine_on, gamma, tf.stop_gradient(gamma))
         if beta is not None:
             beta = tf.where(affine_on, beta, tf.stop_gradient(beta))
+        fused = None
         if training and self.trainable:
-            mean, var = tf.nn.moments(tf.cast(x, tf.float32), axes)
+            if fusable(self, x, mask):
+                fused, mean, var = fused_training_moments(tf.cast(x, tf.float32), gamma, beta,
+                                                          self.epsilon)
+            else:
+                mean, var = tf.nn.moments(tf.cast(x, tf.float32), axes)
             m = self.momentum
             upd = tf.cast(self.update_moving_stats, tf.float32)
             self.moving_mean.assign(self.moving_mean * (1 - upd * (1 - m)) + upd * (1 - m) * mean)
@@ -61,6 +114,8 @@ class SwitchableBatchNormalization(keras.layers.BatchNormalization):
                 self.moving_variance * (1 - upd * (1 - m)) + upd * (1 - m) * var)
         else:
             mean, var = self.moving_mean, self.moving_variance
+        if fused is not None:
+            return tf.cast(fused, self.compute_dtype)
         out = tf.nn.batch_normalization(tf.cast(x, tf.float32), mean, var,
                                         None if beta is None else tf.cast(beta, tf.float32),
                                         None if gamma is None else tf.cast(gamma, tf.float32),

@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from reprokit.layers import FusedBatchNormalization
 from reprokit.weights import assign_weights
 
 NUM_CLASSES = 25
@@ -133,7 +134,7 @@ def SegNetBasic(num_classes: int = NUM_CLASSES, filters: int = 64, unpool: str =
     for i in range(1, 5):
         x = layers.Conv2D(filters, 7, padding="same", kernel_initializer=_orthogonal(),
                           name=f"conv{i}")(x)
-        x = layers.ReLU(name=f"conv{i}_relu")(layers.BatchNormalization(name=f"conv{i}_bn", **bn)(x))
+        x = layers.ReLU(name=f"conv{i}_relu")(FusedBatchNormalization(name=f"conv{i}_bn", **bn)(x))
         pre = x
         x, idx = MaxPoolWithArgmax(name=f"pool{i}")(x)
         skips.append((pre, idx))
@@ -146,7 +147,7 @@ def SegNetBasic(num_classes: int = NUM_CLASSES, filters: int = 64, unpool: str =
                              kernel_initializer=BilinearDeconvInit(), name=f"up{i}")(x, pre)
         x = layers.Conv2D(filters, 7, padding="same", use_bias=decoder_bias,
                           kernel_initializer=_orthogonal(), name=f"conv_decode{i}")(x)
-        x = layers.BatchNormalization(name=f"conv_decode{i}_bn", **bn)(x)
+        x = FusedBatchNormalization(name=f"conv_decode{i}_bn", **bn)(x)
     out = layers.Conv2D(num_classes, 1, kernel_initializer=keras.initializers.HeNormal(),
                         name="conv_classifier")(x)
     return keras.Model(inputs, out, name=name or f"segnet_basic_{filters}_{unpool}")
