@@ -148,8 +148,10 @@ def run_case(name: str, steps: int, grappler: bool = True, precision: str = "flo
     return _subprocess_json(cmd + ([] if grappler else ["--no-grappler"]) + (["--jit"] if jit else []))
 
 
-def run_torch(python: str | None, steps: int, threads: int | None = None) -> dict | None:
-    """The PyTorch reference hourglass in ``python`` (default: this interpreter, if it has torch)."""
+def run_torch(python: str | None, steps: int, threads: int | None = None,
+              precision: str = "float32") -> dict | None:
+    """The PyTorch reference hourglass in ``python`` (default: this interpreter, if it has torch);
+    ``precision`` ``"bfloat16"``: under ``torch.autocast`` (:func:`reprokit.bench_torch.bench`)."""
     python = python or sys.executable
     probe = subprocess.run([python, "-c", "import torch"], capture_output=True)
     if probe.returncode != 0:
@@ -157,8 +159,8 @@ def run_torch(python: str | None, steps: int, threads: int | None = None) -> dic
     t0 = time.perf_counter()
     code = ("import json, sys, time; t = time.perf_counter(); import torch; i = time.perf_counter() - t; "
             f"sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); "
-            "import bench_torch; r = bench_torch.bench(steps=%d%s); r['import_s'] = i; "
-            "print(json.dumps(r))" % (steps, f", threads={threads}" if threads else ""))
+            "import bench_torch; r = bench_torch.bench(steps=%d%s, precision=%r); r['import_s'] = i; "
+            "print(json.dumps(r))" % (steps, f", threads={threads}" if threads else "", precision))
     result = _subprocess_json([python, "-c", code])
     result["wall_s"] = time.perf_counter() - t0
     return result
@@ -250,6 +252,12 @@ def _cmd_suite(args) -> int:
             "torch not importable (--torch-python)" if results["torch"] is None else
             f"first step {results['torch']['first_step_s']:.1f} s, step {results['torch']['step_s']:.2f} s"),
             flush=True)
+        if results["torch"] and any(v.startswith("mixed_bfloat16") for v in args.variants or ()):
+            # the same precision on both sides: Keras's mixed_bfloat16 against torch.autocast
+            r = run_torch(args.torch_python, args.steps, precision="bfloat16")
+            results["torch_variants"] = [r]
+            print(f"== PyTorch reference hourglass, bfloat16 autocast: first step "
+                  f"{r['first_step_s']:.1f} s, step {r['step_s']:.2f} s", flush=True)
     results["pipeline"] = bench_pipeline(batches=args.pipeline_batches)
     results["wall_s"] = time.perf_counter() - start
     text = suite_markdown(results, " ".join(["python -m reprokit.bench", *sys.argv[1:]]))

@@ -64,6 +64,16 @@ def suite_markdown(results: dict, command: str) -> str:
             lines.append(f"| {v['precision']} | {'yes' if v['jit'] else 'no'} | "
                          f"{v['first_step_s']:.1f} | {v['step_s']:.2f} | "
                          f"{_ratio(v['step_s'], hg['step_s'])} | {1000 * v['latency_s']:.0f} |")
+        for tv in results.get("torch_variants") or ():
+            ours = next((v for v in results["variants"] if v["precision"] == "mixed_bfloat16"
+                         and not v["jit"]), None)
+            if ours and t:
+                lines += ["", f"Same precision on both sides: the PyTorch reference under "
+                          f"`torch.autocast(\"cpu\", torch.bfloat16)` trains a step in "
+                          f"{tv['step_s']:.2f} s (first step {tv['first_step_s']:.1f} s; float32 "
+                          f"{t['step_s']:.2f} s); Keras `mixed_bfloat16` / PyTorch bfloat16 = "
+                          f"{_ratio(ours['step_s'], tv['step_s'])} (step), "
+                          f"{_ratio(ours['first_step_s'], tv['first_step_s'])} (first step)."]
     p = results.get("pipeline")
     if p and hg:
         consumption = hg["train_batch"] / hg["step_s"]

@@ -87,9 +87,14 @@ class HourglassNet(nn.Module):
 
 
 def bench(batch: int = 8, size: int = 256, steps: int = 5, latency_runs: int = 10,
-          threads: int | None = None) -> dict:
+          threads: int | None = None, precision: str = "float32") -> dict:
     """Seconds: model build, first and steady training steps at ``batch``; inference latency at
-    batch 1 and throughput at ``batch`` (medians)."""
+    batch 1 and throughput at ``batch`` (medians). ``precision="bfloat16"`` runs the forward
+    passes under ``torch.autocast("cpu", torch.bfloat16)`` (float32 weights and optimizer, as
+    Keras's ``mixed_bfloat16``)."""
+    if precision not in ("float32", "bfloat16"):
+        raise ValueError(f"precision must be 'float32' or 'bfloat16', got {precision!r}")
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bfloat16")
     if threads:
         torch.set_num_threads(threads)
     t0 = time.perf_counter()
@@ -105,7 +110,9 @@ def bench(batch: int = 8, size: int = 256, steps: int = 5, latency_runs: int = 1
 
     def step():
         opt.zero_grad()
-        loss = sum(F.mse_loss(o, y) for o in model(x))
+        with autocast:
+            outs = model(x)
+        loss = sum(F.mse_loss(o.float(), y) for o in outs)
         loss.backward()
         opt.step()
 
@@ -118,7 +125,7 @@ def bench(batch: int = 8, size: int = 256, steps: int = 5, latency_runs: int = 1
         step()
         times.append(time.perf_counter() - t)
     model.eval()
-    with torch.no_grad():
+    with torch.no_grad(), autocast:
         x1 = x[:1].contiguous(memory_format=torch.channels_last)
         model(x1)
         lat = []
@@ -133,4 +140,4 @@ def bench(batch: int = 8, size: int = 256, steps: int = 5, latency_runs: int = 1
     lat.sort()
     return {"params": n, "build_s": build, "first_step_s": first + build,
             "step_s": times[len(times) // 2], "latency_s": lat[len(lat) // 2],
-            "throughput": throughput, "torch": torch.__version__}
+            "throughput": throughput, "torch": torch.__version__, "precision": precision}

@@ -96,7 +96,7 @@ def test_upper_bound_reproduction_caches_its_row(tmp_path, monkeypatch):
     tiny = {**rp.SMOKE, "input_size": 64, "epochs": 1, "steps_per_epoch": 2, "decay_epochs": (1,),
             "batch_size": 2}
     monkeypatch.setitem(rp.SCALES, "demo", rp.Scale("demo", tiny, ("smoke",), 1, "tiny"))
-    monkeypatch.setattr(rp, "SYNTHETIC", {**rp.SYNTHETIC, "train": 4, "val": 2})
+    monkeypatch.setattr(rp, "SYNTHETIC_DEMO", {**rp.SYNTHETIC_DEMO, "train": 4, "val": 2})
     out = rp.reproduce_upper_bound("demo", None, str(tmp_path))
     text = open(os.path.join(out, "results.md")).read()
     for label in ("smoke: initial poses", "smoke: KEM upper bound", "smoke: untrained (chance)"):
@@ -105,6 +105,10 @@ def test_upper_bound_reproduction_caches_its_row(tmp_path, monkeypatch):
     result = json.load(open(os.path.join(out, "results.json")))["rows"]["smoke"]
     assert result["steps"] == 2 and result["upper_bound"]["AP"] >= result["initial"]["AP"] - 1e-9
     assert "Against chance" in text and "smoke, initial poses: AP" in text
+    # the demo's own synthetic COCO (logocap.reproduce.SYNTHETIC_DEMO), beside the smoke one
+    assert os.path.isdir(tmp_path / "data" / "synthetic-coco-demo")
+    assert not os.path.exists(tmp_path / "data" / "synthetic-coco")
+    assert "4 train / 2 val images, 1-3 people of 0.55-0.9 x the short side" in text
     again = rp.reproduce_upper_bound("demo", None, str(tmp_path))    # the row is cached
     assert json.load(open(os.path.join(again, "results.json")))["rows"]["smoke"] == result
 

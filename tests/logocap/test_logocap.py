@@ -100,8 +100,7 @@ def test_adaptation_reproduction_reuses_the_center_offset_row(tmp_path, monkeypa
     monkeypatch.setitem(rp.SCALES, "demo", rp.Scale("demo", tiny, ("smoke",), 1, "tiny"))
     tiny_adapt = {**tb.ADAPT_DEMO, "epochs": 1, "steps_per_epoch": 2, "decay_epochs": (1,), "val_limit": 2}
     monkeypatch.setitem(tb.ADAPT_SCALES, "demo", rp.Scale("demo", tiny_adapt, ("smoke",), 1, "tiny"))
-    monkeypatch.setattr(rp, "SYNTHETIC", {**rp.SYNTHETIC, "train": 4, "val": 2})
-    monkeypatch.setattr(tb, "SYNTHETIC", {**rp.SYNTHETIC, "train": 4, "val": 2})
+    monkeypatch.setattr(rp, "SYNTHETIC_DEMO", {**rp.SYNTHETIC_DEMO, "train": 4, "val": 2})
     rp.reproduce_upper_bound("demo", None, str(tmp_path))           # the center-offset row
     out = tb.reproduce_adaptation("demo", None, str(tmp_path))      # reuses it
     text = open(os.path.join(out, "results.md")).read()

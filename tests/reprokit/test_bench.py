@@ -46,6 +46,13 @@ def test_report_and_performance_section(tmp_path):
     # split of the first call: tracing 4, Grappler 15 - 11 = 4, the rest 7
     assert "| hourglass | 5.0 | 4.0 | 4.0 | 7.0 | 20.0 | 3.00 |" in text
     assert "pipeline / consumption = 11.2" in text           # 30 / (8 / 3)
+    assert "bfloat16" not in text
+    bf16 = {"precision": "mixed_bfloat16", "jit": False, "first_step_s": 16.0, "step_s": 1.5,
+            "latency_s": 0.1}
+    text16 = suite_markdown({**results, "variants": [bf16], "torch_variants": [
+        {**results["torch"], "precision": "bfloat16", "step_s": 2.0, "first_step_s": 6.0}]}, "b")
+    assert "| mixed_bfloat16 | no | 16.0 | 1.50 | 0.50 | 100 |" in text16
+    assert "Keras `mixed_bfloat16` / PyTorch bfloat16 = 0.75 (step), 2.67 (first step)" in text16
     path = str(tmp_path / "performance.md")
     with open(path, "w") as f:
         f.write(f"# Performance\n\nintro\n\n{BEGIN}\nold\n{END}\n\nafter\n")
