@@ -53,7 +53,7 @@ SMOKE = {"backbone": "smoke", "input_size": 128, "epochs": 60, "steps_per_epoch"
          "offset_loss_weight": 1.0}
 #: Demo: the same with 1200 steps (x0.1 at 1000) on :data:`SYNTHETIC_DEMO` (what `repro demo`
 #: runs, about 3.5 minutes on 2 cores): AP 0.019 against 0.000 untrained, +3.4 SE on 128 val
-#: images; 800 steps gave 0.013, +2.0 SE (docs/results.md, "repro demo against chance").
+#: images; 800 steps gave 0.013, +2.0 SE on 64 (docs/results.md, "repro demo against chance").
 DEMO = {**SMOKE, "epochs": 24, "decay_epochs": (20,)}
 _NOTE = ("narrow HRNet (logocap.hrnet 'smoke'), 128 x 128 crops of 128 x 160 synthetic "
          "images, {epochs} x {steps_per_epoch} steps at batch {batch_size}, Adam "

@@ -252,8 +252,9 @@ def _cmd_suite(args) -> int:
             "torch not importable (--torch-python)" if results["torch"] is None else
             f"first step {results['torch']['first_step_s']:.1f} s, step {results['torch']['step_s']:.2f} s"),
             flush=True)
-        if results["torch"] and any(v.startswith("mixed_bfloat16") for v in args.variants or ()):
-            # the same precision on both sides: Keras's mixed_bfloat16 against torch.autocast
+        if results["torch"] and "mixed_bfloat16" in (args.variants or ()):
+            # the same precision on both sides: Keras's mixed_bfloat16 (without XLA, the row the
+            # report pairs it with) against torch.autocast
             r = run_torch(args.torch_python, args.steps, precision="bfloat16")
             results["torch_variants"] = [r]
             print(f"== PyTorch reference hourglass, bfloat16 autocast: first step "
