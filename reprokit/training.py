@@ -28,11 +28,13 @@ import numpy as np
 import tensorflow as tf
 
 from reprokit import __version__
+from reprokit import optimizers as fused
 from reprokit.callbacks import (BestCheckpoint, MetricLogger, PeriodicValidation, RunBackup,
                                 save_weights_atomic)
 from reprokit.distribute import fit_in_strategy, get_strategy, split_cpu  # noqa: F401 (API)
 from reprokit.execution import PRECISIONS, Execution, is_chief, worker_role
 from reprokit.files import write_json_atomic
+from reprokit.prebuild import prebuild  # noqa: F401 (API: reprokit.training.prebuild)
 from reprokit.synthetic import is_synthetic
 
 logger = logging.getLogger("reprokit")
@@ -230,8 +232,9 @@ def make_optimizer(name: str, learning_rate, *, momentum: float | None = None,
         kwargs["momentum"] = float(momentum)
     if ema_momentum is not None:
         kwargs.update(use_ema=True, ema_momentum=float(ema_momentum))
-    cls = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop,
-           "sgd": keras.optimizers.SGD}[name]
+    # Keras's optimizers with one fused kernel per variable (reprokit.optimizers: the same
+    # maths, half the train step's graph for the hourglass, issue 18)
+    cls = {"adam": fused.FusedAdam, "rmsprop": fused.FusedRMSprop, "sgd": fused.FusedSGD}[name]
     return cls(learning_rate, **kwargs)
 
 
@@ -317,26 +320,6 @@ def fit(build_fn: Callable[[], keras.Model], compile_fn: Callable[[keras.Model],
     run.mark_finished()
     shutil.rmtree(os.path.join(run.checkpoints, "backup"), ignore_errors=True)
     return model, history
-
-
-def prebuild(model: keras.Model, element_spec) -> bool:
-    """Build the optimizer, loss and metric variables of a compiled model from the data's
-    ``element_spec`` (shapes only, no data), before the first train step.
-
-    Otherwise Keras creates them inside the first trace of the train step, and ``tf.function``
-    then traces the step a second time: the first training step of the CV701 hourglass went from
-    22.2 s to 15.0 s on the 2-core CPU (docs/performance.md). Uses Keras' ``_symbolic_build``
-    (private; Keras 3.15); if that ever fails, training goes on unchanged and the failure is
-    logged. Returns whether it ran."""
-    try:
-        model._symbolic_build(data_batch=element_spec)
-        if model.optimizer is not None and not model.optimizer.built:
-            model.optimizer.build(model.trainable_variables)
-        return True
-    except Exception as err:   # noqa: BLE001 (a speed-up only: never fail training for it)
-        logger.warning("could not pre-build %s before the first step (%s: %s); the first step "
-                       "traces twice", model.name, type(err).__name__, err)
-        return False
 
 
 def _record_execution(run: RunDir, execution: Execution, strat):
