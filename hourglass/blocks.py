@@ -12,7 +12,7 @@ import math
 import keras
 from keras import layers
 
-from reprokit.layers import FusedBatchNormalization
+from reprokit.layers import FusedBatchNormalization, NearestUpSampling2D
 
 # BatchNorm as in PyTorch: momentum 0.1 (Keras 0.9), eps 1e-5 (docs/reference/hourglass.md §7).
 BN_MOMENTUM = 0.9
@@ -211,7 +211,7 @@ def hru_block(x, out_channels, name, options):
     p = layers.MaxPooling2D(2, name=f"{name}_pool")(p)
     p = conv(p, out_channels, 3, f"{name}_pool_conv1")
     p = conv(bn_relu(p, f"{name}_pool_2"), out_channels, 3, f"{name}_pool_conv2")
-    p = layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_pool_up")(p)
+    p = NearestUpSampling2D(2, interpolation="nearest", name=f"{name}_pool_up")(p)
     return layers.Add(name=f"{name}_hru_add")([y, p])
 
 

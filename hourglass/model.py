@@ -25,6 +25,7 @@ import tensorflow as tf
 from keras import layers
 
 from hourglass.blocks import BLOCKS, BlockOptions, bn_relu, conv
+from reprokit.layers import NearestUpSampling2D
 
 #: anibali ``datasets/mpii.py`` RGB mean (docs/reference/hourglass.md §2.2), subtracted by the
 #: anibali / CV701 recipe; the std is unused there. princeton-vl subtracts nothing.
@@ -82,7 +83,7 @@ def _hourglass(x, n, name, block, options, num_blocks):
     else:
         low = _blocks(low, channels, f"{name}{n}_low2", block, options, num_blocks)
     low = _blocks(low, channels, f"{name}{n}_low3", block, options, num_blocks)
-    low = layers.UpSampling2D(2, interpolation="nearest", name=f"{name}{n}_up")(low)
+    low = NearestUpSampling2D(2, interpolation="nearest", name=f"{name}{n}_up")(low)
     return layers.Add(name=f"{name}{n}_add")([up1, low])
 
 

@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from reprokit.layers import FusedBatchNormalization
+from reprokit.layers import FusedBatchNormalization, NearestUpSampling2D
 from reprokit.weights import assign_weights, load_state_dict
 
 #: timm ``cfg_cls`` of the two backbones the supplement uses: stage -> (modules, block, blocks
@@ -123,8 +123,8 @@ def _module(xs, kind, blocks, channels, name):
             p = f"{name}.fuse_layers.{i}.{j}"
             if j > i:
                 t = _bn(_conv(ys[j], channels[i], 1, 1, f"{p}.0"), f"{p}.1")
-                terms.append(layers.UpSampling2D(2 ** (j - i), interpolation="nearest",
-                                                 name=f"{p}.2")(t))
+                terms.append(NearestUpSampling2D(2 ** (j - i), interpolation="nearest",
+                                                  name=f"{p}.2")(t))
             elif j == i:
                 terms.append(ys[j])
             else:

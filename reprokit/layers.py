@@ -5,26 +5,40 @@ import keras
 import tensorflow as tf
 
 
-def fused_training_moments(x, gamma=None, beta=None, epsilon: float = 1e-3):
+def _biased_factor(x, c: int):
+    """``(n - 1) / n`` for the ``n = size / c`` values per channel of ``x``: a Python float when
+    the shape is static (two graph nodes instead of nine per layer, issue 18), else a tensor."""
+    if x.shape.is_fully_defined():
+        n = x.shape.num_elements() // c
+        return (n - 1) / n if n > 1 else 0.0   # n = 1: the kernel's 0 / 0; Keras's biased one is 0
+    n = tf.cast(tf.size(x, out_type=tf.int64) // c, tf.float32)
+    return tf.where(n > 1.0, (n - 1.0) / tf.maximum(n, 1.0), 0.0)
+
+
+def fused_training_moments(x, gamma=None, beta=None, epsilon: float = 1e-3, var_scale=1.0):
     """Batch normalisation of a channels-last rank-4 float32 ``x`` with its own batch statistics,
-    in one ``FusedBatchNormV3`` kernel (and one gradient kernel): ``(output, mean, variance)``.
+    in one ``FusedBatchNormV3`` kernel (and one gradient kernel): ``(output, mean, variance *
+    var_scale)``.
 
     The maths of Keras 3's ``BatchNormalization`` in training: ``(x - mean) / sqrt(var + eps)
     * gamma + beta`` with the biased batch variance, which is also the variance returned (the
-    kernel returns the Bessel-corrected one; it is rescaled by ``(n - 1) / n``). Keras 3 builds
-    the same from ~15 separate ops per layer and ~40 in the gradient (issue 18: the hourglass
-    training step 0.81x and its first step 0.71x with this kernel; docs/performance.md).
+    kernel returns the Bessel-corrected one; it is rescaled by ``(n - 1) / n``, folded into
+    ``var_scale``). Keras 3 builds the same from ~15 separate ops per layer and ~40 in the
+    gradient (issue 18: the hourglass training step 0.81x and its first step 0.71x with this
+    kernel; docs/performance.md).
     """
     c = int(x.shape[-1])
     scale = tf.ones([c], tf.float32) if gamma is None else tf.cast(gamma, tf.float32)
     offset = tf.zeros([c], tf.float32) if beta is None else tf.cast(beta, tf.float32)
+    empty = tf.zeros([0], tf.float32)
     y, mean, var, *_ = tf.raw_ops.FusedBatchNormV3(
-        x=x, scale=scale, offset=offset, mean=tf.zeros([0], tf.float32),
-        variance=tf.zeros([0], tf.float32), epsilon=epsilon, exponential_avg_factor=1.0,
-        data_format="NHWC", is_training=True)
-    n = tf.cast(tf.size(x, out_type=tf.int64) // c, tf.float32)
-    # n = 1: the kernel's variance is 0 / 0; Keras's biased one is 0
-    return y, mean, tf.math.multiply_no_nan(var, (n - 1.0) / tf.maximum(n, 1.0))
+        x=x, scale=scale, offset=offset, mean=empty, variance=empty, epsilon=epsilon,
+        exponential_avg_factor=1.0, data_format="NHWC", is_training=True)
+    factor = _biased_factor(x, c)
+    if isinstance(factor, float) and factor > 0.0 and isinstance(var_scale, float):
+        return y, mean, var * (factor * var_scale)
+    # n = 1: the kernel's variance is 0 / 0 (NaN); multiply_no_nan makes it Keras's 0
+    return y, mean, tf.math.multiply_no_nan(var, factor * var_scale)
 
 
 def fusable(layer, inputs, mask=None) -> bool:
@@ -45,11 +59,13 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         if not (training and self.trainable and fusable(self, inputs, mask)):
             return super().call(inputs, training=training, mask=mask)
         x = tf.cast(inputs, tf.float32)    # as Keras: float16 / bfloat16 inputs upcast
-        out, mean, var = fused_training_moments(x, self.gamma if self.scale else None,
-                                                self.beta if self.center else None, self.epsilon)
-        m = self.momentum
+        m = float(self.momentum)
+        # the moving variance's (1 - m) is folded into the kernel variance's rescaling
+        out, mean, var_part = fused_training_moments(
+            x, self.gamma if self.scale else None, self.beta if self.center else None,
+            self.epsilon, var_scale=1.0 - m)
         self.moving_mean.assign(self.moving_mean * m + mean * (1.0 - m))
-        self.moving_variance.assign(self.moving_variance * m + var * (1.0 - m))
+        self.moving_variance.assign(self.moving_variance * m + var_part)
         return tf.cast(out, inputs.dtype)
 
 
@@ -125,3 +141,22 @@ class SwitchableBatchNormalization(FusedBatchNormalization):
     def get_config(self):
         return {**super().get_config(), "update_moving_stats": self._init_update,
                 "train_affine": self._init_affine}
+
+
+@keras.saving.register_keras_serializable(package="reprokit")
+class NearestUpSampling2D(keras.layers.UpSampling2D):
+    """``keras.layers.UpSampling2D`` (same arguments and results) whose nearest-neighbour case
+    is one ``ResizeNearestNeighbor`` kernel (half-pixel centres: output pixel ``i`` copies input
+    ``i // size``, exactly what Keras's two ``repeat`` calls give) and one gradient kernel,
+    instead of ~33 graph nodes and two copies (issue 18: every node is traced, optimised and
+    instantiated before the first step). Other interpolations, ``channels_first`` and unknown
+    spatial sizes are Keras's own code."""
+
+    def call(self, inputs):
+        h, w = inputs.shape[1], inputs.shape[2]
+        if (self.interpolation != "nearest" or self.data_format != "channels_last"
+                or h is None or w is None):
+            return super().call(inputs)
+        return tf.raw_ops.ResizeNearestNeighbor(
+            images=inputs, size=[h * self.size[0], w * self.size[1]], align_corners=False,
+            half_pixel_centers=True)

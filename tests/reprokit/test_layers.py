@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from reprokit.layers import FusedBatchNormalization, SwitchableBatchNormalization
+from reprokit.layers import (FusedBatchNormalization, NearestUpSampling2D,
+                             SwitchableBatchNormalization)
 
 
 def _pair(cls=FusedBatchNormalization, shape=(3, 5, 7, 4), **kwargs):
@@ -42,6 +43,16 @@ def test_fused_equals_keras_in_training(kwargs):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(ours(x, training=False).numpy(), ref(x, training=False).numpy(),
                                rtol=1e-5, atol=1e-5)
+
+
+def test_unknown_batch_size_gives_the_same_statistics():
+    # the (n - 1) / n rescaling is a constant for static shapes, a tensor otherwise
+    x, ours, ref = _pair(momentum=0.9)
+    spec = tf.TensorSpec([None, *x.shape[1:]], tf.float32)
+    y = tf.function(lambda v: ours(v, training=True), input_signature=[spec])(x)
+    np.testing.assert_allclose(y.numpy(), ref(x, training=True).numpy(), rtol=1e-5, atol=1e-5)
+    for a, b in zip(ours.get_weights(), ref.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_one_value_per_channel_has_zero_variance_not_nan():
@@ -88,3 +99,31 @@ def test_switchable_fused_equals_keras_and_respects_its_switches():
     _, grads = _grads(ours, x)
     np.testing.assert_array_equal(ours.moving_mean.numpy(), before)
     assert all(not np.any(g.numpy()) for g in grads[1:])       # gamma and beta frozen
+
+
+@pytest.mark.parametrize("size,policy", [(2, "float32"), ((2, 3), "float32"), (4, "mixed_bfloat16")])
+def test_nearest_upsampling_equals_keras(size, policy):
+    ours = NearestUpSampling2D(size, dtype=policy)
+    ref = keras.layers.UpSampling2D(size, dtype=policy)
+    dtype = ours.compute_dtype
+    x = tf.cast(tf.random.stateless_normal((2, 5, 3, 4), seed=(1, 2)), dtype)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        y_ours, y_ref = ours(x), ref(x)
+        weights = tf.cast(tf.range(tf.size(y_ref)) % 7, dtype)   # sums exact in bfloat16
+        losses = [tf.reduce_sum(tf.reshape(y, [-1]) * weights) for y in (y_ours, y_ref)]
+    assert y_ours.dtype == y_ref.dtype == dtype
+    np.testing.assert_array_equal(tf.cast(y_ours, tf.float32), tf.cast(y_ref, tf.float32))
+    np.testing.assert_array_equal(tf.cast(tape.gradient(losses[0], x), tf.float32),
+                                  tf.cast(tape.gradient(losses[1], x), tf.float32))
+    graph = tf.function(ours).get_concrete_function(x).graph
+    assert "ResizeNearestNeighbor" in {op.type for op in graph.get_operations()}
+
+
+def test_nearest_upsampling_falls_back_to_keras():
+    x = tf.random.stateless_normal((2, 5, 3, 4), seed=(1, 2))
+    bilinear = NearestUpSampling2D(2, interpolation="bilinear")
+    np.testing.assert_allclose(bilinear(x), keras.layers.UpSampling2D(2, interpolation="bilinear")(x))
+    spec = tf.TensorSpec([None, None, None, 4])
+    y = tf.function(NearestUpSampling2D(2), input_signature=[spec])(x)   # unknown sizes
+    np.testing.assert_array_equal(y, keras.layers.UpSampling2D(2)(x))
