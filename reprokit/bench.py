@@ -5,7 +5,9 @@
 the time to the first training step (build + compile + the pre-build of
 :func:`reprokit.training.fit` + the first ``train_on_batch``, split into Python tracing,
 Grappler and the first execution), the steady training step, inference latency
-at batch 1 and throughput at the paper's batch; when ``torch`` is importable (here or in
+at batch 1 and throughput at the paper's batch, the FLOP of the traced training step
+(:mod:`reprokit.bench_flops`) against a float32 matmul peak measured in the same run; when
+``torch`` is importable (here or in
 ``--torch-python``), the same figures for the PyTorch reference hourglass
 (:mod:`reprokit.bench_torch`) in the same run; and the hourglass input pipeline's samples/s
 against the model's consumption. It prints a table and, with ``--write``, replaces the
@@ -108,9 +110,11 @@ def measure_case(case: BenchCase, steps: int = 5, runs: int = 10, grappler: bool
         times.append(time.perf_counter() - t0)
     # Python tracing of the same train step again (everything is built by now)
     t0 = time.perf_counter()
-    tf.function(model.train_step).get_concrete_function((tf.constant(x), tf.nest.map_structure(
+    traced = tf.function(model.train_step).get_concrete_function((tf.constant(x), tf.nest.map_structure(
         tf.constant, y)))
     trace_s = time.perf_counter() - t0
+    from reprokit.bench_flops import graph_flops   # lazy, as above
+    flops = graph_flops(traced.graph)
     infer = tf.function(lambda v: model(v, training=False))
     one = tf.constant(np.asarray(x)[:1])
     full = tf.constant(np.resize(np.asarray(x), (case.batch, *np.asarray(x).shape[1:])))
@@ -129,7 +133,9 @@ def measure_case(case: BenchCase, steps: int = 5, runs: int = 10, grappler: bool
             "train_batch": train_batch, "batch": case.batch, "latency_s": _median(latency),
             "throughput": throughput,
             "params": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
-            "precision": precision, "jit": jit, "tensorflow": tf.__version__}
+            "precision": precision, "jit": jit, "tensorflow": tf.__version__,
+            "train_gflop": flops["flops"] / 1e9, "flop_ops": flops["ops"],
+            "flop_unknown": flops["unknown"]}
 
 
 def _subprocess_json(cmd: list[str], timeout: float = 1800) -> dict:
@@ -259,6 +265,10 @@ def _cmd_suite(args) -> int:
             results["torch_variants"] = [r]
             print(f"== PyTorch reference hourglass, bfloat16 autocast: first step "
                   f"{r['first_step_s']:.1f} s, step {r['step_s']:.2f} s", flush=True)
+    results["matmul_gflops"] = _subprocess_json([sys.executable, "-c", (
+        "import json; from reprokit.bench_flops import matmul_gflops; "
+        "print(json.dumps({'gflops': matmul_gflops()}))")])["gflops"]
+    print(f"== float32 matmul peak: {results['matmul_gflops']:.0f} GFLOP/s", flush=True)
     results["pipeline"] = bench_pipeline(batches=args.pipeline_batches)
     results["wall_s"] = time.perf_counter() - start
     text = suite_markdown(results, " ".join(["python -m reprokit.bench", *sys.argv[1:]]))

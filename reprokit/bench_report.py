@@ -56,6 +56,7 @@ def suite_markdown(results: dict, command: str) -> str:
         rest = max(0.0, r["first_call_s"] - r["trace_s"] - grappler)
         lines.append(f"| {r['name']} | {r['build_s']:.1f} | {r['trace_s']:.1f} | {grappler:.1f} | "
                      f"{rest:.1f} | {r['first_step_s']:.1f} | {r['step_s']:.2f} |")
+    lines += _roofline(results, hg, t)
     if results.get("variants") and hg:
         lines += ["", "The hourglass under other execution settings (same run; ratio to float32 "
                   "without XLA above):", "", "| precision | XLA | first step s | train step s | "
@@ -83,6 +84,33 @@ def suite_markdown(results: dict, command: str) -> str:
                   f"trains on {consumption:.1f} samples/s: pipeline / consumption = "
                   f"{p['full_samples_per_s'] / consumption:.1f}."]
     return "\n".join(lines) + "\n"
+
+
+def _roofline(results: dict, hg: dict | None, t: dict | None) -> list[str]:
+    """The step's arithmetic against the float32 matmul peak (:mod:`reprokit.bench_flops`)."""
+    peak = results.get("matmul_gflops")
+    rows = [r for r in results["cases"] if r.get("train_gflop")]
+    if not peak or not rows:
+        return []
+    lines = ["", f"Arithmetic per training step (convolutions and matrix products, forward and "
+             f"backward, counted from the traced step's shapes) against the fastest float32 "
+             f"`tf.matmul` measured in the same run, {peak:.0f} GFLOP/s: the floor is the step "
+             f"at that rate, a bound no framework on the same kernels goes below.", "",
+             "| model | GFLOP per step | achieved GFLOP/s | of the matmul peak | floor s | step s |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        rate = r["train_gflop"] / r["step_s"]
+        lines.append(f"| {r['name']} | {r['train_gflop']:.1f} | {rate:.0f} | {rate / peak:.0%} | "
+                     f"{r['train_gflop'] / peak:.2f} | {r['step_s']:.2f} |")
+    if t and hg and hg.get("train_gflop"):
+        rate = hg["train_gflop"] / t["step_s"]
+        floor = hg["train_gflop"] / peak
+        lines += [f"| PyTorch reference hg2 (the same arithmetic) | {hg['train_gflop']:.1f} | "
+                  f"{rate:.0f} | {rate / peak:.0%} | {floor:.2f} | {t['step_s']:.2f} |", "",
+                  f"Issue 18's float32 goal, 0.6x the PyTorch reference's step, is "
+                  f"{0.6 * t['step_s']:.2f} s = {0.6 * t['step_s'] / floor:.2f}x the floor of "
+                  f"{floor:.2f} s."]
+    return lines
 
 
 def write_performance(path: str, text: str) -> str:

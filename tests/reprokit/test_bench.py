@@ -53,6 +53,13 @@ def test_report_and_performance_section(tmp_path):
         {**results["torch"], "precision": "bfloat16", "step_s": 2.0, "first_step_s": 6.0}]}, "b")
     assert "| mixed_bfloat16 | no | 16.0 | 1.50 | 0.50 | 100 |" in text16
     assert "Keras `mixed_bfloat16` / PyTorch bfloat16 = 0.75 (step), 2.67 (first step)" in text16
+    assert "Arithmetic per training step" not in text               # no peak measured
+    roof = suite_markdown({**results, "matmul_gflops": 200.0,
+                           "cases": [{**case, "train_gflop": 450.0}]}, "c")
+    # 450 GFLOP / 3 s = 150 GFLOP/s = 75% of 200; floor 2.25 s; PyTorch 450 / 4 s
+    assert "| hourglass | 450.0 | 150 | 75% | 2.25 | 3.00 |" in roof
+    assert "| PyTorch reference hg2 (the same arithmetic) | 450.0 | 112 | 56% | 2.25 | 4.00 |" in roof
+    assert "0.6x the PyTorch reference's step, is 2.40 s = 1.07x the floor of 2.25 s" in roof
     path = str(tmp_path / "performance.md")
     with open(path, "w") as f:
         f.write(f"# Performance\n\nintro\n\n{BEGIN}\nold\n{END}\n\nafter\n")
@@ -60,3 +67,29 @@ def test_report_and_performance_section(tmp_path):
     new = open(path).read()
     assert "old" not in new and new.startswith("# Performance\n\nintro") and new.endswith("after\n")
     assert text in new
+
+
+def _convnet(batch):
+    import keras
+    inp = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same")(inp)
+    x = keras.layers.Conv2D(5, 1, strides=2)(x)
+    model = keras.Model(inp, keras.layers.Dense(2)(keras.layers.Flatten()(x)))
+    model.compile("sgd", "mse")
+    rng = np.random.default_rng(0)
+    return model, rng.normal(size=(batch, 8, 8, 3)).astype("float32"), np.zeros((batch, 2), "float32")
+
+
+def test_the_train_step_arithmetic_is_counted_from_the_graph():
+    r = bench.measure_case(bench.BenchCase("conv", "two convs", 2, "test", _convnet), steps=1, runs=1)
+    # by hand, batch 2: conv 3x3x3->4 on 8x8: 2*2*64*4*27 = 27,648 forward and again for the
+    # filter's gradient (the input image's gradient is built but never run); conv 1x1 4->5,
+    # stride 2: 2*2*16*5*4 = 1,280 three times (forward, input, filter); dense 80->2:
+    # 2*2*80*2 = 640 three times
+    assert round(r["train_gflop"] * 1e9) == 2 * 27648 + 3 * 1280 + 3 * 640
+    assert r["flop_ops"] == 8 and r["flop_unknown"] == 0
+
+
+def test_matmul_peak_is_a_rate():
+    from reprokit.bench_flops import matmul_gflops
+    assert matmul_gflops(sizes=(64,), repeats=1) > 0
