@@ -149,7 +149,8 @@ class NearestUpSampling2D(keras.layers.UpSampling2D):
     is one ``ResizeNearestNeighbor`` kernel (half-pixel centres: output pixel ``i`` copies input
     ``i // size``, exactly what Keras's two ``repeat`` calls give) and one gradient kernel,
     instead of ~33 graph nodes and two copies (issue 18: every node is traced, optimised and
-    instantiated before the first step). Other interpolations, ``channels_first`` and unknown
+    instantiated before the first step); its gradient is a reshape and two sums, which XLA
+    compiles. Other interpolations, ``channels_first`` and unknown
     spatial sizes are Keras's own code."""
 
     def call(self, inputs):
@@ -157,6 +158,25 @@ class NearestUpSampling2D(keras.layers.UpSampling2D):
         if (self.interpolation != "nearest" or self.data_format != "channels_last"
                 or h is None or w is None):
             return super().call(inputs)
-        return tf.raw_ops.ResizeNearestNeighbor(
-            images=inputs, size=[h * self.size[0], w * self.size[1]], align_corners=False,
-            half_pixel_centers=True)
+        return _nearest_upsample(inputs, h, w, *self.size)
+
+
+def _nearest_upsample(x, h: int, w: int, fh: int, fw: int):
+    """``ResizeNearestNeighbor`` by integer factors with its gradient written as a block sum
+    (reshape + two ``reduce_sum``, in the order Keras's ``repeat`` gradients add): XLA has no
+    ``ResizeNearestNeighborGrad`` kernel, so the resize's own gradient breaks ``--jit``."""
+
+    @tf.custom_gradient
+    def up(x):
+        y = tf.raw_ops.ResizeNearestNeighbor(images=x, size=[h * fh, w * fw],
+                                             align_corners=False, half_pixel_centers=True)
+
+        def grad(dy):
+            c = x.shape[3] if x.shape[3] is not None else tf.shape(dy)[3]
+            blocks = tf.reshape(dy, [-1, h, fh, w, fw, c])
+            # Keras repeats rows, then columns: its gradient sums the columns first
+            return tf.reduce_sum(tf.reduce_sum(blocks, axis=4), axis=2)
+
+        return y, grad
+
+    return up(x)

@@ -120,6 +120,25 @@ def test_nearest_upsampling_equals_keras(size, policy):
     assert "ResizeNearestNeighbor" in {op.type for op in graph.get_operations()}
 
 
+def test_nearest_upsampling_trains_under_xla():
+    """XLA has no kernel for the resize's own gradient in a Keras train step: ``--jit`` must
+    still compile (the benchmark suite's float32+jit hourglass found it) and train as Keras."""
+    x = np.random.default_rng(0).normal(size=(2, 8, 6, 3)).astype("float32")
+    y = np.random.default_rng(1).normal(size=(2, 16, 18, 2)).astype("float32")
+
+    def train(upsampling):
+        keras.utils.set_random_seed(5)
+        model = keras.Sequential([keras.Input((8, 6, 3)), keras.layers.Conv2D(2, 3, padding="same"),
+                                  upsampling((2, 3))])
+        model.compile(keras.optimizers.SGD(0.1), "mse", jit_compile=True)
+        losses = [model.train_on_batch(x, y) for _ in range(3)]
+        return losses, model.layers[0].kernel.numpy()
+
+    ours, ref = train(NearestUpSampling2D), train(keras.layers.UpSampling2D)
+    np.testing.assert_allclose(ours[0], ref[0], rtol=1e-6)
+    np.testing.assert_allclose(ours[1], ref[1], rtol=1e-6, atol=1e-7)
+
+
 def test_nearest_upsampling_falls_back_to_keras():
     x = tf.random.stateless_normal((2, 5, 3, 4), seed=(1, 2))
     bilinear = NearestUpSampling2D(2, interpolation="bilinear")
