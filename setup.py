@@ -34,7 +34,7 @@ setup(
     ],
     extras_require={
         # the test suite executes the notebooks, so the notebook runner is a dev dependency
-        "dev": ["pytest", "hypothesis", "nbclient", "nbformat", "ipykernel"],
+        "dev": ["pytest", "pytest-xdist", "hypothesis", "nbclient", "nbformat", "ipykernel"],
         # python -m PACKAGE export --format onnx (reprokit.export): tf2onnx converts, onnxruntime
         # checks; make test installs it (tests/reprokit/test_export.py)
         "export": ["tf2onnx", "onnxruntime"],

@@ -44,3 +44,25 @@ def real_dir():
             pytest.fail(msg)
         pytest.skip(msg)
     return REAL_DIR
+
+
+@pytest.fixture(autouse=True)
+def _process_settings():
+    """Each test starts from this process's default execution settings and ends without leaking
+    its own: ``REPROKIT_EXECUTION`` (set by ``Execution.activate`` and every CLI's
+    ``--strategy/--precision/--jit`` options) is removed for the test and restored after it, and
+    the Keras global dtype policy is put back. Without this a test that activates
+    ``mixed_float16`` + XLA silently changes how every later test in the same worker trains
+    (``make test`` runs the files in two worker processes, in an order that varies)."""
+    # not monkeypatch: this autouse fixture is set up before a test's own monkeypatch, so it is
+    # torn down after it, when that monkeypatch has put back whatever it had recorded
+    saved = os.environ.pop("REPROKIT_EXECUTION", None)
+    yield
+    os.environ.pop("REPROKIT_EXECUTION", None)
+    if saved is not None:
+        os.environ["REPROKIT_EXECUTION"] = saved
+    import sys
+    if "keras" in sys.modules:            # only tests that imported Keras can have changed it
+        import keras
+        if keras.mixed_precision.global_policy().name != "float32":
+            keras.mixed_precision.set_global_policy("float32")
