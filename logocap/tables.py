@@ -162,9 +162,14 @@ def reproduce_adaptation(scale: str = "smoke", data_dir: str | None = None, out_
     return run.path
 
 
+#: Not in ``repro demo`` (one reproduction per paper; logocap's is ``logocap.upper_bound``): its
+#: 200 LOGO-CAP steps and three decodings add about 2.7 minutes to the 10-minute budget
+#: (docs/results.md, "repro demo against chance"). After the demo,
+#: ``repro run logocap.adaptation --scale demo`` reuses the demo's center-offset row.
 ADAPTATION_REPRODUCTION = reproduction(
     "logocap.adaptation", "LOGO-CAP: none / partial / full adaptation on the same weights",
-    "LOGO-CAP supplement (ablation switch TEST.ADAPTATION_LEVEL)", reproduce_adaptation)
+    "LOGO-CAP supplement (ablation switch TEST.ADAPTATION_LEVEL)", reproduce_adaptation,
+    demo=False)
 
 
 # ------------------------------------------------------------------------- speed comparison

@@ -11,8 +11,10 @@ Element-wise work (BatchNorm, activations, the optimizer) is left out: it is mem
 small beside the convolutions here.
 
 :func:`matmul_gflops` times a large float32 ``tf.matmul`` in this process: the fastest these
-kernels multiply on this machine. ``flops / peak`` is then a floor under the step time that no
-framework using the same kernels goes below (docs/performance.md, "What the figures say").
+kernels multiply on this machine. ``flops / peak`` is then the step time at that rate: a
+yardstick for how close a step is to the machine, not a hard bound (oneDNN's convolution kernels
+can beat its matrix product: PoseNet's step ran at 106% of the peak on 2026-12-02, and a shared
+machine's speed drifts between the two timings; docs/performance.md, "What the figures say").
 """
 from __future__ import annotations
 

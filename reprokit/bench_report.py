@@ -95,7 +95,9 @@ def _roofline(results: dict, hg: dict | None, t: dict | None) -> list[str]:
     lines = ["", f"Arithmetic per training step (convolutions and matrix products, forward and "
              f"backward, counted from the traced step's shapes) against the fastest float32 "
              f"`tf.matmul` measured in the same run, {peak:.0f} GFLOP/s: the floor is the step "
-             f"at that rate, a bound no framework on the same kernels goes below.", "",
+             f"at that rate. It is a yardstick, not a hard bound: oneDNN's convolutions can "
+             f"outrun its matmul, and the machine's speed drifts during a run (the peak is "
+             f"timed once, at the end); a row above 100% shows either.", "",
              "| model | GFLOP per step | achieved GFLOP/s | of the matmul peak | floor s | step s |",
              "|---|---:|---:|---:|---:|---:|"]
     for r in rows:

@@ -133,6 +133,8 @@ def demo_summary(done, out_root: str) -> str:
     lines += ["next:",
               f"  repro report {out_root}/*-demo -o report.md   (every table and plot in one file)",
               f"  repro run {done[0][0]} --scale smoke   (the whole table at toy size)",
+              "  repro list   (every reproduction; one not in the demo runs with "
+              "`repro run NAME --scale demo`)",
               "  repro run NAME --scale paper --data-dir DATA   (the paper's schedule, real data)"]
     return "\n".join(lines)
 

@@ -112,3 +112,22 @@ def test_bad_arguments_are_rejected(records):
         build_dataset(ImageRecordReader(records), on_bad_file="ignore")
     with pytest.raises(ValueError, match="image_path"):
         ImageRecordReader({"keypoints": np.zeros((2, 16, 2))})
+
+
+def test_autotune_is_off_on_a_cpu_only_machine_and_can_be_forced(records, monkeypatch):
+    """tf.data's autotuning thread kept the end of training runs waiting 30-40 s on CPU
+    (``reprokit.data.pipeline.default_autotune``): off by default without a GPU, on with one,
+    and the batches are the same either way."""
+    from reprokit.data import pipeline
+
+    def build(**kw):
+        return build_dataset(ImageRecordReader(records), None, None, 4, training=True, seed=1, **kw)
+
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
+    off = build()
+    assert off.options().autotune.enabled is False and pipeline.default_autotune() is False
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: ["GPU:0"])
+    assert build().options().autotune.enabled is not False          # TF's default: on
+    assert build(autotune=False).options().autotune.enabled is False
+    for x, y in zip(_batches(off), _batches(build(autotune=True))):
+        tf.nest.map_structure(np.testing.assert_array_equal, x, y)
