@@ -266,7 +266,9 @@ def default_autotune() -> bool:
     the hourglass consumes on 2 cores, docs/performance.md) and costs time at the end of every
     training run: destroying the iterator waited 30-40 s for the autotuning thread (TF 2.21;
     the main thread in ``RootDataset::Iterator::~Iterator``), in 6 of 8 demo training rows on
-    2026-12-02 and in none with autotuning off; ``num_parallel_calls=AUTOTUNE`` then means one
-    call per core. On a GPU the pipeline may be the bottleneck, so autotuning stays on.
+    2026-12-02 and in none with autotuning off. Without autotuning, ``AUTOTUNE`` parallelism and
+    prefetch take TensorFlow's fixed defaults: ``python -m reprokit.bench pipeline`` gave 181-224
+    samples/s against 219-245 with autotuning (alternating runs, docs/performance.md). On a GPU
+    the pipeline may be the bottleneck, so autotuning stays on there.
     """
     return bool(tf.config.list_physical_devices("GPU"))
